@@ -1,0 +1,223 @@
+"""The subcommands of ``%llmops`` and of the ``llmops`` console script.
+
+A subcommand is parsing plus one call to a stage API; the same :class:`Command` serves the
+notebook (:mod:`llmops_magics.magics`) and the shell (:mod:`llmops_magics.cli`). Only the
+:class:`Context` differs: where ``--data NAME`` comes from and whether there is a cell body.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from llmops_magics._registry import Registry
+
+__all__ = ["COMMANDS", "Command", "Context", "Settings", "UsageProblem", "build_parser", "command"]
+
+
+class UsageProblem(Exception):
+    """Bad usage found after parsing; the magic turns it into ``UsageError``, the CLI exits 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Session defaults (the magic takes them from ``%config LlmopsMagics.*``)."""
+
+    default_model: str = "smollm2"
+    max_new_tokens: int = 64
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command may use from where it runs."""
+
+    cell: str | None
+    frame: Callable[[str], Any]
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its arguments and the stage call behind it."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Context], Any]
+    cell: str = ""  # what a %%llmops cell body means for this command; "" = no body allowed
+
+
+COMMANDS: Registry[Command] = Registry("subcommand")
+
+
+def command(
+    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None], *, cell: str = ""
+) -> Callable[[Callable[[argparse.Namespace, Context], Any]], Command]:
+    """Register the decorated function as subcommand ``name``."""
+
+    def wrap(run: Callable[[argparse.Namespace, Context], Any]) -> Command:
+        return COMMANDS.register(name, Command(name, help, arguments, run, cell))
+
+    return wrap
+
+
+DESCRIPTION = """\
+The whole life of a language model in the notebook. Each subcommand returns a result object;
+-o NAME also stores it in the variable NAME. Domain failures raise LlmopsError subclasses.
+`%llmops SUBCOMMAND -h` shows a subcommand's options."""
+
+
+def build_parser(
+    parser_class: type[argparse.ArgumentParser], prog: str = "%llmops"
+) -> argparse.ArgumentParser:
+    """The one parser, with a subparser per registered command."""
+    kwargs: dict[str, Any] = {"formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = parser_class(prog=prog, description=DESCRIPTION, add_help=True, **kwargs)
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", title="subcommands")
+    for name in COMMANDS:
+        cmd = COMMANDS.get(name)
+        description = cmd.help + (
+            f"\n\nCell body (%%llmops {name}): {cmd.cell}." if cmd.cell else ""
+        )
+        p = sub.add_parser(name, help=cmd.help, description=description, add_help=True, **kwargs)
+        cmd.add_arguments(p)
+        p.add_argument(
+            "-o", "--output", metavar="NAME", help="also store the result in the variable NAME"
+        )
+    return parser
+
+
+def full_help(parser: argparse.ArgumentParser) -> str:
+    """Top-level help followed by the usage line of every subcommand."""
+    lines = [parser.format_help().rstrip(), "", "usage of each subcommand:"]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action._name_parser_map.values():
+                lines.append("  " + sub.format_usage().strip().removeprefix("usage: "))
+    return "\n".join(lines) + "\n"
+
+
+# --- workspace -----------------------------------------------------------------------------
+
+
+def _workspace_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", help="make this folder the workspace (created if new)")
+    p.add_argument("--reset", action="store_true", help="go back to the default workspace")
+
+
+@command(
+    "workspace", "show or set the workspace (MLflow store, artifacts, caches)", _workspace_args
+)
+def _workspace(args: argparse.Namespace, ctx: Context) -> Any:
+    from llmops_magics import workspace
+
+    if args.path and args.reset:
+        raise UsageProblem("give a PATH or --reset, not both")
+    if args.reset:
+        return workspace.use(None).info()
+    if args.path:
+        return workspace.use(args.path).info()
+    return workspace.current().info()
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _runs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=int, default=100, help="at most this many runs (default 100)")
+    p.add_argument(
+        "--filter", default="", metavar="EXPR", help="MLflow filter, e.g. \"params.model = 'x'\""
+    )
+
+
+@command("runs", "list the runs stored in the workspace, newest first", _runs_args)
+def _runs(args: argparse.Namespace, ctx: Context) -> Any:
+    from llmops_magics import workspace
+
+    return workspace.runs(limit=args.limit, filter_string=args.filter)
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+@command("models", "list the models available without a download", lambda p: None)
+def _models(args: argparse.Namespace, ctx: Context) -> Any:
+    from llmops_magics import models
+
+    return models.list_models()
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="a bundled data set: chatterbot or rotten_tomatoes")
+    p.add_argument("--limit", type=int, help="keep at most this many rows")
+    p.add_argument("--seed", type=int, help="with --limit: a seeded random sample")
+
+
+@command("data", "load a bundled real data set as a DataFrame", _data_args)
+def _data(args: argparse.Namespace, ctx: Context) -> Any:
+    from llmops_magics import data
+
+    return data.load_dataset(args.name, limit=args.limit, seed=args.seed)
+
+
+# --- generate ------------------------------------------------------------------------------
+
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompt text (quote it)")
+    p.add_argument("-m", "--model", help="model spec (default: the session's default_model)")
+    p.add_argument("--data", metavar="DF", help="a DataFrame variable (CLI: a CSV/JSONL file)")
+    p.add_argument("--column", metavar="COL", help="with --data: the column of prompts")
+    p.add_argument("--max-new-tokens", type=int, metavar="N", help="default 64")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="prompts per batch (default 8)")
+    p.add_argument("--system", help="system message for chat models")
+    p.add_argument("--no-chat", action="store_true", help="send prompts raw, no chat template")
+    p.add_argument("--no-track", action="store_true", help="do not log a run and traces")
+
+
+@command(
+    "generate",
+    "generate text for one or many prompts, batched and traced in MLflow",
+    _generate_args,
+    cell="one prompt per line",
+)
+def _generate(args: argparse.Namespace, ctx: Context) -> Any:
+    from llmops_magics import data, models
+
+    cell_prompts = [ln.strip() for ln in (ctx.cell or "").splitlines() if ln.strip()]
+    sources = [bool(args.prompts), bool(cell_prompts), args.data is not None]
+    if sum(sources) == 0:
+        raise UsageProblem(
+            'give prompts: %llmops generate "PROMPT", a %%llmops generate cell with one prompt '
+            "per line, or --data DF --column COL"
+        )
+    if sum(sources) > 1:
+        raise UsageProblem("give prompts one way only: arguments, cell lines or --data")
+    if (args.data is None) != (args.column is None):
+        raise UsageProblem("--data and --column go together")
+    if args.data is not None:
+        prompts = data.text_column(ctx.frame(args.data), args.column, name=args.data)
+    else:
+        prompts = args.prompts or cell_prompts
+    s = ctx.settings
+    return models.generate(
+        prompts,
+        model=args.model or s.default_model,
+        max_new_tokens=args.max_new_tokens or s.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        batch_size=args.batch_size or s.batch_size,
+        system=args.system,
+        chat=False if args.no_chat else None,
+        track=not args.no_track,
+    )

