@@ -165,6 +165,9 @@ def _mlflow() -> Any:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
+    # We flush traces ourselves after each call; its note at interpreter exit is noise.
+    logging.getLogger("mlflow.tracing.export.async_export_queue").setLevel(logging.WARNING)
+
     return mlflow
 
 

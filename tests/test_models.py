@@ -141,14 +141,11 @@ def test_embedded_model_missing_package_names_install_command(monkeypatch):
     assert frame.loc[frame["name"] == "smollm2", "status"].iloc[0].startswith("unavailable")
 
 
-def test_gguf_conversion_strips_quantization_markers(tmp_path, monkeypatch):
-    """A real GGUF file, written here with the gguf package, converts to a loadable folder."""
+def _write_toy_gguf(path: Path) -> int:
+    """A real (tiny) GGUF Llama file, written with the gguf package; returns its hidden size."""
     import numpy as np
     from gguf import GGUFWriter
 
-    from llmops_magics.models._sources import convert_gguf
-
-    path = tmp_path / "toy.gguf"
     writer = GGUFWriter(str(path), "llama")
     vocab = ["<unk>", "<s>", "</s>"] + [chr(c) for c in range(97, 123)]
     hidden, ff, n_vocab = 8, 16, len(vocab)
@@ -191,8 +188,14 @@ def test_gguf_conversion_strips_quantization_markers(tmp_path, monkeypatch):
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    return hidden
 
-    dest = convert_gguf(path, tmp_path / "converted")
+
+def test_gguf_conversion_strips_quantization_markers(tmp_path):
+    from llmops_magics.models._sources import convert_gguf
+
+    hidden = _write_toy_gguf(tmp_path / "toy.gguf")
+    dest = convert_gguf(tmp_path / "toy.gguf", tmp_path / "converted")
     config = json.loads((dest / "config.json").read_text())
     assert "quantization_config" not in config
     assert config["hidden_size"] == hidden
@@ -200,3 +203,31 @@ def test_gguf_conversion_strips_quantization_markers(tmp_path, monkeypatch):
     loaded = models.load(str(dest))
     assert not getattr(loaded.model, "is_quantized", False)
     assert loaded.model.config.num_hidden_layers == 1
+
+
+def test_concurrent_conversions_convert_once(tmp_path, monkeypatch):
+    import threading
+
+    from llmops_magics.models import _sources
+
+    _write_toy_gguf(tmp_path / "toy.gguf")
+    calls = []
+    real = _sources._strip_gguf_markers
+    monkeypatch.setattr(_sources, "_strip_gguf_markers", lambda m: (calls.append(1), real(m)))
+    dest = tmp_path / "converted"
+    errors = []
+
+    def convert():
+        try:
+            _sources.convert_gguf(tmp_path / "toy.gguf", dest)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=convert) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(calls) == 1
+    assert (dest / "config.json").is_file()

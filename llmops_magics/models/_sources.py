@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -257,6 +258,11 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
         if (dest / "config.json").is_file():  # another process finished it while we waited
             return dest
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+        print(
+            f"llmops: converting {gguf.name} to safetensors, once (15-40 s on 2 cores); "
+            f"later loads read the cache at {dest}",
+            file=sys.stderr,
+        )
         try:
             start = time.perf_counter()
             kwargs = {"gguf_file": gguf.name, "local_files_only": True, "trust_remote_code": False}
