@@ -77,6 +77,7 @@ def test_subcommand_help(ip, capsys, name):
         ("generate --data df", "--data and --column go together"),
         ('generate "hi" --data df --column q', "one way only"),
         ("data chatterbot -o 1bad", "not a valid variable name"),
+        ("data chatterbot -o class", "not a valid variable name"),
         ("workspace somewhere --reset", "not both"),
     ],
 )

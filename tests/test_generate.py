@@ -165,6 +165,14 @@ def test_generate_magic_bad_data(ip, tiny_model):
         ip.run_line_magic("llmops", f"{base} missing --column question")
 
 
+@pytest.mark.parametrize(
+    "options", ["--max-new-tokens 0", "--batch-size 0", "--temperature -1", "--top-p 2"]
+)
+def test_magic_rejects_out_of_range_options(ip, tiny_model, options):
+    with pytest.raises(GenerationError, match="out of range"):
+        ip.run_line_magic("llmops", f'generate --model {tiny_model} "hi" --no-track {options}')
+
+
 def test_unknown_model_in_magic_is_a_domain_error(ip):
     from llmops_magics.errors import ModelNotFoundError
 

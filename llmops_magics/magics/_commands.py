@@ -212,11 +212,11 @@ def _generate(args: argparse.Namespace, ctx: Context) -> Any:
     return models.generate(
         prompts,
         model=args.model or s.default_model,
-        max_new_tokens=args.max_new_tokens or s.max_new_tokens,
+        max_new_tokens=s.max_new_tokens if args.max_new_tokens is None else args.max_new_tokens,
         temperature=args.temperature,
         top_p=args.top_p,
         seed=args.seed,
-        batch_size=args.batch_size or s.batch_size,
+        batch_size=s.batch_size if args.batch_size is None else args.batch_size,
         system=args.system,
         chat=False if args.no_chat else None,
         track=not args.no_track,

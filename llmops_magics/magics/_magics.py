@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -75,7 +76,7 @@ class LlmopsMagics(Magics):
         cmd = COMMANDS.get(args.command)
         if cell is not None and not cmd.cell:
             raise UsageError(f"%%llmops {cmd.name} takes no cell body; use %llmops {cmd.name}")
-        if args.output and not args.output.isidentifier():
+        if args.output and (not args.output.isidentifier() or keyword.iskeyword(args.output)):
             raise UsageError(f"-o {args.output!r} is not a valid variable name")
         settings = Settings(self.default_model, self.max_new_tokens, self.batch_size)
         try:

@@ -272,7 +272,7 @@ def _run_batches(
                 return_tensors="pt",
                 padding=True,
                 add_special_tokens=add_special,
-            )
+            ).to(model.device)
             try:
                 out = model.generate(**enc, pad_token_id=tok.pad_token_id, **options)
             except RuntimeError as exc:

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics.errors import GenerationError
 from llmops_magics.models._sources import ModelRef, resolve, sources
 from llmops_magics.results import Result
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadedModel", "ModelList", "clear_cache", "list_models", "load"]
 
 _MAX_LOADED = 2
-_LOADED: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+_LOADED: OrderedDict[tuple[str, int, str, str], LoadedModel] = OrderedDict()
 
 
 @dataclass
@@ -34,23 +35,51 @@ class LoadedModel:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
 
-def load(spec: str, *, dtype: str = "float32") -> LoadedModel:
-    """Resolve ``spec`` and load the model and tokenizer (cached for the last two models).
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def load(spec: str, *, dtype: str = "float32", device: str | None = None) -> LoadedModel:
+    """Resolve ``spec`` and load the model and tokenizer (the last two stay in memory).
 
     Only local files are read and ``trust_remote_code`` is never set.
+
+    Parameters
+    ----------
+    spec
+        A model spec (see :func:`resolve`).
+    dtype
+        ``float32`` (default), ``bfloat16`` or ``float16``.
+    device
+        ``cpu``, ``cuda``, ``cuda:1``...; by default CUDA when present, else the CPU.
     """
+    if dtype not in _DTYPES:
+        raise GenerationError(f"dtype={dtype!r} is not supported; use one of {', '.join(_DTYPES)}.")
     ref = resolve(spec)
-    key = (str(ref.path), dtype)
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    # The folder's newest modification time is part of the key: a model saved again over the
+    # same folder is loaded again, not served stale from memory.
+    stamp = max((f.stat().st_mtime_ns for f in ref.path.iterdir() if f.is_file()), default=0)
+    key = (str(ref.path), stamp, dtype, device)
     if key in _LOADED:
         _LOADED.move_to_end(key)
         return _LOADED[key]
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     start = time.perf_counter()
     kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=getattr(torch, dtype), **kwargs)
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        ref.path, dtype=getattr(torch, dtype), **kwargs
+    )
+    try:
+        model = model.to(torch.device(device))
+    except (RuntimeError, AssertionError) as exc:
+        raise GenerationError(
+            f"Cannot place the model on device {device!r}: {exc}",
+            hint="Use device='cpu', or a CUDA device that this machine has.",
+        ) from exc
     model.eval()
     tokenizer.padding_side = "left"  # decoder-only batches are padded on the left
     if tokenizer.pad_token_id is None:
