@@ -12,7 +12,6 @@ import pytest
 for _var in ("MLFLOW_TRACKING_URI", "LLMOPS_TRACKING_URI", "LLMOPS_HOME"):
     os.environ.pop(_var, None)
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture(scope="session")
