@@ -35,8 +35,12 @@ class Result:
         """One line that heads the rendered result."""
         return self._title
 
+    def _display_frame(self) -> pd.DataFrame:
+        """The table shown in the notebook (by default :meth:`to_frame`)."""
+        return self.to_frame()
+
     def _repr_html_(self) -> str:
-        frame = self.to_frame()
+        frame = self._display_frame()
         return (
             f"<div><p><b>{html.escape(self._summary())}</b></p>"
             f"{frame.to_html(index=False, max_rows=50, notebook=True)}</div>"

@@ -69,12 +69,6 @@ class Workspace:
         """Where run artifacts are written when the store is local."""
         return self.root / "artifacts"
 
-    def cache_dir(self, name: str) -> Path:
-        """A cache folder inside the workspace, created on demand."""
-        path = self.root / "cache" / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
     def ensure(self) -> Workspace:
         """Create the folder (not the store) and return self."""
         if self.root.exists() and not self.root.is_dir():

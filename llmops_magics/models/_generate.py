@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -101,12 +100,8 @@ class GenerationResult(Result):
             f"{self.total_s:.2f}s ({self.tokens_per_s:.1f} tokens/s){where}"
         )
 
-    def _repr_html_(self) -> str:
-        frame = self.to_frame().drop(columns=["trace_id"])
-        return (
-            f"<div><p><b>{html.escape(self._summary())}</b></p>"
-            f"{frame.to_html(index=False, max_rows=50, notebook=True)}</div>"
-        )
+    def _display_frame(self) -> pd.DataFrame:
+        return self.to_frame().drop(columns=["trace_id"])
 
     def __repr__(self) -> str:
         lines = [self._summary()]

@@ -128,7 +128,7 @@ def list_models() -> ModelList:
         rows.extend(source.entries())
         if source.syntax:
             syntax.append(source.syntax)
-    loaded = {ref.ref.spec for ref in _LOADED.values()}
+    loaded = {m.ref.spec for m in _LOADED.values()}
     for row in rows:
         if row["name"] in loaded:
             row["status"] += ", loaded"
