@@ -81,7 +81,7 @@ def test_list_models_names_the_embedded_default():
     row = frame[frame["name"] == "smollm2"].iloc[0]
     assert row["kind"] == "embedded"
     assert row["location"].endswith(".gguf")
-    assert "a local model folder" in listing.syntax
+    assert "a local model or adapter folder" in listing.syntax
     assert "smollm2" in repr(listing)
 
 

@@ -8,8 +8,8 @@ notebook (:mod:`llmops_magics.magics`) and the shell (:mod:`llmops_magics.cli`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmops_magics._registry import Registry
@@ -37,6 +37,8 @@ class Context:
     cell: str | None
     frame: Callable[[str], Any]
     settings: Settings
+    #: the notebook's variables (``user_ns``); empty in the shell
+    namespace: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -221,3 +223,27 @@ def _generate(args: argparse.Namespace, ctx: Context) -> Any:
         chat=False if args.no_chat else None,
         track=not args.no_track,
     )
+
+
+# --- stage subcommands ---------------------------------------------------------------------
+# Each stage registers its subcommands in its own module; importing it registers them. The
+# modules import nothing heavy at import time (`%load_ext` must stay fast).
+from llmops_magics.magics import (  # noqa: E402
+    _stage_data,
+    _stage_evaluation,
+    _stage_feedback,
+    _stage_finetune,
+    _stage_pipelines,
+    _stage_prompts,
+    _stage_sweeps,
+)
+
+_STAGES = (
+    _stage_data,
+    _stage_prompts,
+    _stage_finetune,
+    _stage_sweeps,
+    _stage_evaluation,
+    _stage_feedback,
+    _stage_pipelines,
+)

@@ -79,12 +79,12 @@ class LlmopsMagics(Magics):
         if args.output and (not args.output.isidentifier() or keyword.iskeyword(args.output)):
             raise UsageError(f"-o {args.output!r} is not a valid variable name")
         settings = Settings(self.default_model, self.max_new_tokens, self.batch_size)
+        assert self.shell is not None
         try:
-            result = cmd.run(args, Context(cell, self._frame, settings))
+            result = cmd.run(args, Context(cell, self._frame, settings, self.shell.user_ns))
         except UsageProblem as exc:
             raise UsageError(f"%llmops {cmd.name}: {exc}") from None
         if args.output:
-            assert self.shell is not None
             self.shell.user_ns[args.output] = result
         return result
 

@@ -22,26 +22,56 @@ _LOADED: OrderedDict[tuple[str, int, str, str], LoadedModel] = OrderedDict()
 
 @dataclass
 class LoadedModel:
-    """A model and its tokenizer in memory, ready to generate."""
+    """A model and its tokenizer in memory, ready to generate.
+
+    For an adapter spec, ``model`` is a ``peft.PeftModel`` that wraps the cached base model;
+    every adapter of one base shares that base in memory, and :func:`load` switches which one is
+    active (or turns adapters off when the base itself is asked for).
+    """
 
     ref: ModelRef
     model: Any
     tokenizer: Any
     load_s: float
+    #: the adapter's name inside the shared PeftModel (None for a plain model)
+    adapter_name: str | None = None
+    #: the base model's entry when this is an adapter
+    base: LoadedModel | None = None
+    #: for a base model: the PeftModel its adapters were injected through (None until then)
+    peft_model: Any = None
 
     @property
     def is_chat(self) -> bool:
         """Whether the tokenizer has a chat template (prompts are then sent as user turns)."""
         return bool(getattr(self.tokenizer, "chat_template", None))
 
+    def activate(self) -> LoadedModel:
+        """Make this model the one the shared weights compute (switch or disable adapters)."""
+        if self.adapter_name is not None:
+            self.model.base_model.enable_adapter_layers()
+            self.model.set_adapter(self.adapter_name)
+        elif self.peft_model is not None:
+            self.peft_model.base_model.disable_adapter_layers()
+        return self
+
 
 _DTYPES = ("float32", "bfloat16", "float16")
+#: adapters held in memory, keyed by (adapter folder, its stamp, the base's key)
+_ADAPTERS: dict[tuple[str, int, tuple[str, int, str, str]], LoadedModel] = {}
+#: how many times a base model was read from disk (tests check that adapters share the base)
+load_counts: dict[str, int] = {}
+
+
+def _stamp(path: Any) -> int:
+    return max((f.stat().st_mtime_ns for f in path.iterdir() if f.is_file()), default=0)
 
 
 def load(spec: str, *, dtype: str = "float32", device: str | None = None) -> LoadedModel:
     """Resolve ``spec`` and load the model and tokenizer (the last two stay in memory).
 
-    Only local files are read and ``trust_remote_code`` is never set.
+    Only local files are read and ``trust_remote_code`` is never set. An adapter spec (a PEFT
+    folder, ``run:<id>``) is loaded on its base; several adapters on one base share it, and
+    the returned model is active (call :meth:`LoadedModel.activate` again after loading another).
 
     Parameters
     ----------
@@ -55,13 +85,18 @@ def load(spec: str, *, dtype: str = "float32", device: str | None = None) -> Loa
     if dtype not in _DTYPES:
         raise GenerationError(f"dtype={dtype!r} is not supported; use one of {', '.join(_DTYPES)}.")
     ref = resolve(spec)
+    if ref.base is not None:
+        return _load_adapter(ref, dtype, device).activate()
+    return _load_base(ref, dtype, device).activate()
+
+
+def _load_base(ref: ModelRef, dtype: str, device: str | None) -> LoadedModel:
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     # The folder's newest modification time is part of the key: a model saved again over the
     # same folder is loaded again, not served stale from memory.
-    stamp = max((f.stat().st_mtime_ns for f in ref.path.iterdir() if f.is_file()), default=0)
-    key = (str(ref.path), stamp, dtype, device)
+    key = (str(ref.path), _stamp(ref.path), dtype, device)
     if key in _LOADED:
         _LOADED.move_to_end(key)
         return _LOADED[key]
@@ -84,16 +119,56 @@ def load(spec: str, *, dtype: str = "float32", device: str | None = None) -> Loa
     tokenizer.padding_side = "left"  # decoder-only batches are padded on the left
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    load_counts[str(ref.path)] = load_counts.get(str(ref.path), 0) + 1
     loaded = LoadedModel(ref, model, tokenizer, time.perf_counter() - start)
     _LOADED[key] = loaded
     while len(_LOADED) > _MAX_LOADED:
-        _LOADED.popitem(last=False)
+        evicted, _ = _LOADED.popitem(last=False)
+        for akey in [k for k in _ADAPTERS if k[2] == evicted]:
+            del _ADAPTERS[akey]
+    return loaded
+
+
+def _load_adapter(ref: ModelRef, dtype: str, device: str | None) -> LoadedModel:
+    import hashlib
+
+    assert ref.base is not None
+    base_ref = resolve(ref.base)
+    if base_ref.base is not None:
+        raise GenerationError(
+            f"The adapter {ref.spec!r} names another adapter ({ref.base!r}) as its base.",
+            hint="An adapter's base_model_name_or_path must be a full model spec.",
+        )
+    base = _load_base(base_ref, dtype, device)
+    base_key = next(k for k, v in _LOADED.items() if v is base)
+    key = (str(ref.path), _stamp(ref.path), base_key)
+    if key in _ADAPTERS:
+        return _ADAPTERS[key]
+    from peft import PeftModel
+
+    start = time.perf_counter()
+    name = "a" + hashlib.sha1(f"{key[0]}:{key[1]}".encode()).hexdigest()[:12]
+    if base.peft_model is None:
+        peft_model = PeftModel.from_pretrained(
+            base.model, str(ref.path), adapter_name=name, is_trainable=False
+        )
+        base.peft_model = peft_model
+    else:
+        peft_model = base.peft_model
+        peft_model.load_adapter(str(ref.path), adapter_name=name, is_trainable=False)
+    peft_model.eval()
+    tokenizer = base.tokenizer
+    loaded = LoadedModel(
+        ref, peft_model, tokenizer, time.perf_counter() - start, adapter_name=name, base=base
+    )
+    _ADAPTERS[key] = loaded
     return loaded
 
 
 def clear_cache() -> None:
     """Forget the models held in memory."""
     _LOADED.clear()
+    _ADAPTERS.clear()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ __all__ = [
     "EmbeddedModel",
     "ModelRef",
     "ModelSource",
+    "adapter_ref",
     "cache_root",
     "register_source",
     "resolve",
@@ -45,6 +46,13 @@ class ModelRef:
     path: Path
     description: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    #: for a LoRA adapter: the spec of the base model it is loaded on (``path`` is the adapter)
+    base: str | None = None
+
+    @property
+    def is_adapter(self) -> bool:
+        """Whether this is a PEFT adapter folder that loads on top of :attr:`base`."""
+        return self.base is not None
 
 
 class ModelSource(ABC):
@@ -127,16 +135,47 @@ def _has_weights(path: Path) -> bool:
     return any(next(path.glob(p), None) is not None for p in _WEIGHT_PATTERNS)
 
 
-class LocalDirSource(ModelSource):
-    """A folder that holds a Hugging Face model (config.json and weights)."""
+def adapter_ref(spec: str, path: Path, *, kind: str = "adapter", **meta: str) -> ModelRef:
+    """A :class:`ModelRef` for the PEFT adapter folder ``path`` (``adapter_config.json`` +
+    weights); its base is ``base_model_name_or_path`` from that config, which must itself be a
+    spec that resolves here (``smollm2``, a local folder, ``run:<id>`` is not allowed)."""
+    import json
 
-    syntax = "a local model folder"
+    config_file = path / "adapter_config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(spec, f"cannot read {str(config_file)!r}: {exc}") from exc
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ModelNotFoundError(
+            spec, f"{str(config_file)!r} does not name its base model (base_model_name_or_path)."
+        )
+    if not _has_weights(path):
+        raise ModelNotFoundError(spec, f"the adapter folder {str(path)!r} has no weight files.")
+    return ModelRef(
+        spec=spec,
+        kind=kind,
+        path=path,
+        description=f"LoRA adapter on {base}",
+        meta=dict(meta),
+        base=str(base),
+    )
+
+
+class LocalDirSource(ModelSource):
+    """A folder that holds a Hugging Face model (config.json and weights) or a PEFT adapter
+    (adapter_config.json and weights, loaded on the base model that its config names)."""
+
+    syntax = "a local model or adapter folder"
 
     def handles(self, spec: str) -> bool:
         return Path(spec).expanduser().is_dir()
 
     def resolve(self, spec: str) -> ModelRef:
         path = Path(spec).expanduser().resolve()
+        if (path / "adapter_config.json").is_file():
+            return adapter_ref(spec, path)
         if not (path / "config.json").is_file():
             raise ModelNotFoundError(spec, f"the folder {str(path)!r} has no config.json.")
         if not _has_weights(path):
