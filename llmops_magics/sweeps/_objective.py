@@ -1,0 +1,205 @@
+"""What one trial runs: a LoRA fine-tune (the default) or any importable Python function."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import gzip
+import hashlib
+import importlib
+import io
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from llmops_magics.sweeps._errors import SweepError
+
+__all__ = [
+    "FINETUNE",
+    "FIXED_ONLY",
+    "decode_frame",
+    "encode_frame",
+    "finetune_fields",
+    "objective_ref",
+    "resolve_objective",
+]
+
+#: the objective name of a fine-tuning sweep
+FINETUNE = "finetune"
+
+#: settings of a fine-tune that name data or a model, never tuned
+FIXED_ONLY = ("model", "text_col", "prompt_col", "response_col", "target_modules")
+
+# The contract of llmops_magics.finetune.FineTuneConfig, used to name tunable parameters when the
+# fine-tune stage cannot be imported (its fields are read from the class when it can).
+_CONTRACT_FIELDS = (
+    "model",
+    "text_col",
+    "prompt_col",
+    "response_col",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "lr",
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "grad_accum",
+    "max_length",
+    "seed",
+    "eval_steps",
+)
+
+
+def finetune_fields() -> list[str]:
+    """Every field of ``FineTuneConfig`` (the fine-tune settings a sweep may fix or tune)."""
+    try:
+        from llmops_magics.finetune import FineTuneConfig
+    except ImportError:
+        return list(_CONTRACT_FIELDS)
+    return [f.name for f in dataclasses.fields(FineTuneConfig)]
+
+
+def tunable_fields() -> list[str]:
+    """The fine-tune settings a search space may name."""
+    return [f for f in finetune_fields() if f not in FIXED_ONLY]
+
+
+def objective_ref(func: Callable[..., Any]) -> str | None:
+    """``"module:qualname"`` when ``func`` can be imported back by another process, else None."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        return None
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception:
+        return None
+    return f"{module}:{qualname}" if found is func else None
+
+
+def resolve_objective(ref: str) -> Callable[..., Any]:
+    """Import the function that ``"module:qualname"`` names."""
+    module, _, qualname = ref.partition(":")
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception as exc:
+        raise SweepError(
+            f"Cannot import the sweep's objective {ref!r}: {exc}",
+            hint="Run the worker where that module is importable (same code, same PYTHONPATH).",
+        ) from None
+    if not callable(found):
+        raise SweepError(f"The sweep's objective {ref!r} is not callable.")
+    return found  # type: ignore[no-any-return]
+
+
+# --- data travels with the study, so that a worker on another machine has it ----------------
+
+
+def encode_frame(frame: Any) -> str:
+    """A DataFrame as compact text (gzip'd JSON records, base64) to store with the study."""
+    raw = frame.to_json(orient="split", index=False, date_format="iso").encode()
+    return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
+
+
+def decode_frame(text: str) -> Any:
+    """The DataFrame that :func:`encode_frame` stored."""
+    import pandas as pd
+
+    raw = gzip.decompress(base64.b64decode(text)).decode()
+    return pd.read_json(io.StringIO(raw), orient="split")
+
+
+def frame_hash(text: str) -> str:
+    """A short content hash of an encoded frame (lineage and resume checks)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- the fine-tune objective ---------------------------------------------------------------
+
+
+def _pruning_callback(trial: Any, metric: str) -> Any:
+    """A ``TrainerCallback`` that reports ``metric`` at each evaluation and stops pruned trials."""
+    from transformers import TrainerCallback
+
+    class OptunaPruning(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.pruned = False
+            self.reported: dict[int, float] = {}
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            metrics = kwargs.get("metrics") or {}
+            value = metrics.get(metric, metrics.get(f"eval_{metric}"))
+            if value is None:
+                return control
+            step = int(state.global_step)
+            self.reported[step] = float(value)
+            trial.report(float(value), step)
+            if trial.should_prune():
+                self.pruned = True
+                control.should_training_stop = True
+            return control
+
+    return OptunaPruning()
+
+
+def run_finetune_trial(
+    trial: Any,
+    params: Mapping[str, Any],
+    *,
+    fixed: Mapping[str, Any],
+    data: Any,
+    eval_data: Any,
+    metric: str,
+    parent_run_id: str | None,
+    tags: Mapping[str, str],
+) -> float:
+    """Fine-tune with ``fixed`` settings and the trial's ``params``; return the metric.
+
+    Raises ``optuna.TrialPruned`` when the pruner stopped the training early.
+    """
+    import optuna
+
+    from llmops_magics import finetune
+
+    config = finetune.FineTuneConfig(**{**fixed, **params})
+    callback = _pruning_callback(trial, metric)
+    result = finetune.train(
+        config,
+        data,
+        eval_data,
+        callbacks=[callback],
+        parent_run_id=parent_run_id,
+        run_name=f"trial {trial.number}",
+        tags=dict(tags),
+        progress=False,
+    )
+    trial.set_user_attr("llmops.run_id", result.run_id)
+    trial.set_user_attr("llmops.steps", int(result.global_step))
+    if result.status == "interrupted":
+        raise KeyboardInterrupt
+    if callback.pruned:
+        raise optuna.TrialPruned(f"pruned at step {result.global_step}")
+    value = _metric_value(result, metric)
+    if value is None:
+        raise SweepError(
+            f"The fine-tune run {result.run_id} reported no {metric!r}.",
+            hint="Give evaluation data (or a metric the run logs, e.g. --metric train_loss).",
+        )
+    return value
+
+
+def _metric_value(result: Any, metric: str) -> float | None:
+    direct = getattr(result, metric, None)
+    if isinstance(direct, (int, float)):
+        return float(direct)
+    for row in reversed(list(getattr(result, "history", None) or [])):
+        if isinstance(row, Mapping):
+            value = row.get(metric, row.get(f"eval_{metric}"))
+            if isinstance(value, (int, float)):
+                return float(value)
+    return None
