@@ -31,3 +31,7 @@ __all__ = [
     "register_source",
     "resolve",
 ]
+
+from llmops_magics.models._runs import RunSource
+
+register_source("run", RunSource())

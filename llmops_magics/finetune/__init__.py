@@ -1,0 +1,33 @@
+"""LoRA fine-tuning: supervised (SFT) and preference (DPO) training, resume and merge.
+
+>>> from llmops_magics import finetune
+>>> cfg = finetune.FineTuneConfig(model="smollm2", prompt_col="question", response_col="answer")
+>>> result = finetune.train(cfg, frame)  # doctest: +SKIP
+>>> result.spec  # a model spec for generate, prompts and eval  # doctest: +SKIP
+'run:...'
+"""
+
+from llmops_magics.finetune._config import FineTuneConfig
+from llmops_magics.finetune._errors import FineTuneConfigError, FineTuneError
+from llmops_magics.finetune._train import (
+    FineTuneResult,
+    checkpoint_root,
+    cpu_has_bf16,
+    linear_layer_names,
+    resolve_precision,
+    resume,
+    train,
+)
+
+__all__ = [
+    "FineTuneConfig",
+    "FineTuneConfigError",
+    "FineTuneError",
+    "FineTuneResult",
+    "checkpoint_root",
+    "cpu_has_bf16",
+    "linear_layer_names",
+    "resolve_precision",
+    "resume",
+    "train",
+]

@@ -1,0 +1,19 @@
+"""Errors of the fine-tuning stage (subclasses of :mod:`llmops_magics.errors`)."""
+
+from __future__ import annotations
+
+from llmops_magics.errors import LlmopsError
+
+__all__ = ["FineTuneConfigError", "FineTuneError"]
+
+
+class FineTuneError(LlmopsError):
+    """Fine-tuning cannot start or continue for a reason the user can act on."""
+
+
+class FineTuneConfigError(FineTuneError, ValueError):
+    """A :class:`~llmops_magics.finetune.FineTuneConfig` field is out of range or inconsistent."""
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        self.field = field
+        super().__init__(message, hint=hint)
