@@ -1,0 +1,38 @@
+"""Errors of the human feedback stage."""
+
+from __future__ import annotations
+
+from llmops_magics.errors import DataError, LlmopsError
+
+__all__ = ["FeedbackError", "RaterNameError", "RatingError", "SourceError"]
+
+
+class FeedbackError(LlmopsError):
+    """A feedback operation that cannot be done (nothing to export, no ratings yet...)."""
+
+
+class RatingError(FeedbackError, ValueError):
+    """A rating value that the panel's mode does not accept (e.g. 6 stars)."""
+
+    def __init__(self, value: object, mode: str, allowed: str) -> None:
+        self.value = value
+        self.mode = mode
+        super().__init__(
+            f"{value!r} is not a valid {mode} rating.", hint=f"Give one of: {allowed}."
+        )
+
+
+class RaterNameError(FeedbackError, ValueError):
+    """A rater name that is not a short identifier or e-mail address."""
+
+    def __init__(self, name: object) -> None:
+        self.name = name
+        super().__init__(
+            f"{name!r} is not a valid rater name.",
+            hint="Use 1-64 letters, digits and . _ - + @, starting with a letter or digit "
+            "(e.g. --rater alice or --rater alice@example.com).",
+        )
+
+
+class SourceError(DataError):
+    """A source of items to rate that has no usable prompts or outputs."""
