@@ -195,11 +195,12 @@ def run_finetune_trial(
 
 def _metric_value(result: Any, metric: str) -> float | None:
     direct = getattr(result, metric, None)
-    if isinstance(direct, (int, float)):
+    if isinstance(direct, (int, float)) and not isinstance(direct, bool):
         return float(direct)
-    for row in reversed(list(getattr(result, "history", None) or [])):
-        if isinstance(row, Mapping):
-            value = row.get(metric, row.get(f"eval_{metric}"))
-            if isinstance(value, (int, float)):
-                return float(value)
+    history = getattr(result, "history", None)
+    for name in (metric, f"eval_{metric}"):
+        if history is not None and hasattr(history, "columns") and name in history.columns:
+            values = history[name].dropna()
+            if len(values):
+                return float(values.iloc[-1])
     return None

@@ -465,6 +465,7 @@ def run(
     n_jobs: int = 1,
     objective: Callable[..., Any] | None = None,
     seed: int = 0,
+    eval_split: float = 0.2,
     heartbeat: Heartbeat | None = None,
     progress: bool | None = None,
     board: Any = None,
@@ -492,8 +493,11 @@ def run(
         The study's name (resumed when it exists; default: a new name) and an Optuna storage
         URL (default: ``optuna.db`` in the workspace; ``postgresql://...`` for many machines).
     n_jobs
-        Trials run at once in this process (threads). Other processes join with
-        :func:`worker`.
+        Trials run at once in this process (threads); 0 only creates the study and queues its
+        trials, for workers in other processes (:func:`worker`) to run.
+    eval_split
+        Without ``eval_data``, this fraction of ``data`` (seeded by ``seed``) is held out to
+        compute the evaluation loss the pruner watches.
     objective
         Instead of fine-tuning, ``objective(params, trial) -> float`` (``trial`` is the Optuna
         trial, for ``report``/``should_prune``). Workers in other processes can join only when
@@ -526,8 +530,8 @@ def run(
         }.items()
         if v is not None
     }
-    if n_jobs < 1:
-        raise SweepError(f"n_jobs must be at least 1, not {n_jobs}.")
+    if n_jobs < 0:
+        raise SweepError(f"n_jobs must be 0 (only queue the trials) or more, not {n_jobs}.")
     if trials is not None and trials < 1:
         raise SweepError(f"trials must be at least 1, not {trials}.")
     if sampler is not None:
@@ -536,6 +540,8 @@ def run(
         _check_choice(pruner, PRUNERS, "pruner")
     if direction is not None:
         _check_choice(direction, ("minimize", "maximize"), "direction")
+    if objective is None and data is not None and eval_data is None:
+        data, eval_data = _split(data, eval_split, seed)
 
     storage_obj = open_storage(storage, heartbeat=heartbeat)
     name = study or _new_study_name()
@@ -652,6 +658,22 @@ def _build_spec(
     return spec
 
 
+def _split(data: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    """Hold out ``fraction`` of the rows for evaluation (at least one row on each side)."""
+    import pandas as pd
+
+    if not 0 < fraction < 1:
+        raise SweepError(
+            f"eval_split must be between 0 and 1, not {fraction}.",
+            hint="Or give evaluation data with --eval-data DF.",
+        )
+    if not isinstance(data, pd.DataFrame) or len(data) < 2:
+        return data, None  # _encode explains what is wrong with it
+    n_eval = min(len(data) - 1, max(1, round(len(data) * fraction)))
+    held = data.sample(n=n_eval, random_state=seed)
+    return data.drop(index=held.index).reset_index(drop=True), held.reset_index(drop=True)
+
+
 def _encode(frame: Any, what: str) -> str:
     import pandas as pd
 
@@ -762,7 +784,9 @@ def _drive(
     loop = _Loop(study, spec, objective, on_done=on_done, poll=_poll(storage))
     interrupted = False
     try:
-        if n_jobs == 1:
+        if n_jobs == 0:
+            pass
+        elif n_jobs == 1:
             loop.work()
         else:
             threads = [threading.Thread(target=loop.work, daemon=True) for _ in range(n_jobs)]
@@ -781,7 +805,7 @@ def _drive(
     interrupted = interrupted or len(errors) < len(loop.errors)
     if board_obj is not None:
         board_obj.update(study, finished=True)
-    if fill and client_parent:
+    if fill and client_parent and n_jobs > 0:
         _finish_parent(client_parent, study, spec, interrupted or bool(errors))
     if errors:
         exc = errors[0]
