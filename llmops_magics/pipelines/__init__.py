@@ -1,0 +1,64 @@
+"""Reproducible pipelines: template notebooks run by papermill, cached by content.
+
+>>> from llmops_magics import pipelines
+>>> result = pipelines.run_pipeline("pipelines/demo.yaml")  # doctest: +SKIP
+>>> result.metrics                                            # doctest: +SKIP
+
+A pipeline file names stages (each a template notebook), their parameters and which earlier
+stage's outputs they take. Inside a template, :func:`record_outputs` records what the stage
+produced; :func:`save_data` / :func:`load_data` pass data between stages by content hash.
+"""
+
+from llmops_magics.pipelines._errors import PipelineError, PipelineSpecError, StageFailedError
+from llmops_magics.pipelines._grid import GridResult, run_grid
+from llmops_magics.pipelines._outputs import (
+    StageOutputs,
+    data_path,
+    load_data,
+    record_outputs,
+    save_data,
+)
+from llmops_magics.pipelines._params import parse_assignment, parse_grid, parse_value
+from llmops_magics.pipelines._runner import PipelineResult, StageResult, run_pipeline
+from llmops_magics.pipelines._spec import Pipeline, Stage, load_pipeline, parse_pipeline
+from llmops_magics.pipelines._templates import (
+    TemplateCopy,
+    TemplateInfo,
+    TemplateList,
+    copy_template,
+    describe_template,
+    template_names,
+    template_path,
+    templates,
+)
+
+__all__ = [
+    "GridResult",
+    "Pipeline",
+    "PipelineError",
+    "PipelineResult",
+    "PipelineSpecError",
+    "Stage",
+    "StageFailedError",
+    "StageOutputs",
+    "StageResult",
+    "TemplateCopy",
+    "TemplateInfo",
+    "TemplateList",
+    "copy_template",
+    "data_path",
+    "describe_template",
+    "load_data",
+    "load_pipeline",
+    "parse_assignment",
+    "parse_grid",
+    "parse_pipeline",
+    "parse_value",
+    "record_outputs",
+    "run_grid",
+    "run_pipeline",
+    "save_data",
+    "template_names",
+    "template_path",
+    "templates",
+]
