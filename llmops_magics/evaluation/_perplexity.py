@@ -1,0 +1,196 @@
+"""Perplexity of texts under a causal language model: batched, masked, sliding window.
+
+Each text is tokenised and prefixed with the model's BOS token (or EOS when it has no BOS), so
+every token of the text is predicted. A text longer than the context is cut into windows of
+``context`` tokens that advance by ``stride``; each token is scored once, in the window where it
+has the most context (the Hugging Face "perplexity of fixed-length models" recipe). All windows
+of all texts are sorted by length and run in padded batches; padding is masked out of attention
+and of the loss, so a batch gives the same losses as one text at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["PerplexityResult", "perplexity", "token_losses"]
+
+from dataclasses import dataclass, field
+
+
+def _context_length(loaded: Any) -> int:
+    config = loaded.model.config
+    limits = [
+        getattr(config, "max_position_embeddings", None),
+        getattr(config, "n_positions", None),
+        getattr(loaded.tokenizer, "model_max_length", None),
+    ]
+    usable = [int(x) for x in limits if isinstance(x, int) and 1 < x < 1_000_000]
+    return min(usable) if usable else 1024
+
+
+def _prefix_id(tokenizer: Any) -> int | None:
+    for attr in ("bos_token_id", "eos_token_id"):
+        value = getattr(tokenizer, attr, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _windows(ids: list[int], context: int, stride: int) -> list[tuple[list[int], int]]:
+    """(window ids, number of leading positions whose prediction is not scored) for one text.
+
+    Position ``t`` of a window predicts token ``t + 1``; the first ``skip`` predictions repeat
+    tokens an earlier window already scored.
+    """
+    n = len(ids)
+    if n <= context:
+        return [(ids, 0)]
+    out: list[tuple[list[int], int]] = []
+    prev_end = 1  # token 0 (the prefix) is never predicted
+    begin = 0
+    while True:
+        end = min(begin + context, n)
+        # tokens begin+1 .. end-1 are predictable in this window; score those from prev_end on
+        skip = max(prev_end - begin - 1, 0)
+        out.append((ids[begin:end], skip))
+        prev_end = end
+        if end == n:
+            return out
+        begin += stride
+
+
+def token_losses(
+    texts: Sequence[str],
+    model: Any,
+    *,
+    batch_size: int = 8,
+    context: int | None = None,
+    stride: int | None = None,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """Per-text ``[sum of token negative log-likelihoods, number of scored tokens]`` (n, 2).
+
+    Parameters
+    ----------
+    texts
+        Non-empty texts.
+    model
+        A model spec or a loaded model (:class:`llmops_magics.models.LoadedModel`).
+    batch_size
+        Windows per forward pass.
+    context
+        Window length in tokens; by default the model's maximum.
+    stride
+        How far a window advances; by default half the context.
+    """
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from llmops_magics import models
+    from llmops_magics.evaluation._errors import EvaluationError
+
+    loaded = models.load(model) if isinstance(model, str) else model.activate()
+    tok = loaded.tokenizer
+    limit = _context_length(loaded)
+    context = min(context or limit, limit)
+    if context < 2:
+        raise EvaluationError(f"context={context} is too short: a window needs 2 tokens or more.")
+    stride = stride or max(context // 2, 1)
+    if not 1 <= stride <= context - 1:
+        raise EvaluationError(
+            f"stride={stride} must be between 1 and context - 1 = {context - 1}.",
+            hint="Leave it out to use half the context.",
+        )
+    if batch_size < 1:
+        raise EvaluationError(f"batch_size={batch_size} must be at least 1.")
+    prefix = _prefix_id(tok)
+    encoded = tok(list(texts), add_special_tokens=False)["input_ids"]
+    segments: list[tuple[int, list[int], int]] = []  # (text index, ids, skip)
+    for i, ids in enumerate(encoded):
+        if prefix is not None:
+            ids = [prefix, *ids]
+        if len(ids) < 2:
+            raise EvaluationError(
+                f"Text {i} has no token to score ({texts[i]!r}).",
+                hint="Perplexity needs non-empty texts.",
+            )
+        segments.extend((i, w, skip) for w, skip in _windows(ids, context, stride))
+    order = sorted(range(len(segments)), key=lambda k: -len(segments[k][1]))
+    batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+    out = np.zeros((len(texts), 2))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    device = loaded.model.device
+    show = len(batches) > 1 if progress is None else progress
+    with torch.inference_mode():
+        for batch in tqdm(batches, desc="perplexity", disable=not show):
+            width = max(len(segments[k][1]) for k in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, k in enumerate(batch):
+                ids = segments[k][1]
+                # right padding: real tokens keep positions 0.. and never attend to padding
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                mask[row, : len(ids)] = 1
+            logits = loaded.model(
+                input_ids=input_ids.to(device), attention_mask=mask.to(device)
+            ).logits.float()
+            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+            targets = input_ids[:, 1:].to(device)
+            nll = -logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu().double()
+            for row, k in enumerate(batch):
+                text_index, ids, skip = segments[k]
+                scored = nll[row, skip : len(ids) - 1]
+                out[text_index, 0] += float(scored.sum())
+                out[text_index, 1] += scored.numel()
+    return out
+
+
+@dataclass
+class PerplexityResult:
+    """Perplexity of a corpus and of each text."""
+
+    model: str
+    corpus: float
+    per_text: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"perplexity of {len(self.per_text)} texts under {self.model}: {self.corpus:.3f} "
+            f"({sum(self.tokens)} tokens)"
+        )
+
+
+def perplexity(
+    texts: Sequence[str],
+    model: str = "smollm2",
+    *,
+    batch_size: int = 8,
+    context: int | None = None,
+    stride: int | None = None,
+    progress: bool | None = None,
+) -> PerplexityResult:
+    """Perplexity of ``texts`` under ``model``: ``exp(total token loss / scored tokens)``.
+
+    See :func:`token_losses` for the parameters. Each text's own perplexity is in ``per_text``.
+    """
+    import math
+
+    from llmops_magics.evaluation._score import check_texts
+
+    items = check_texts(texts, "texts")
+    stats = token_losses(
+        items, model, batch_size=batch_size, context=context, stride=stride, progress=progress
+    )
+    total = stats.sum(axis=0)
+    return PerplexityResult(
+        model=model,
+        corpus=math.exp(total[0] / total[1]),
+        per_text=[math.exp(s / t) for s, t in stats.tolist()],
+        tokens=[int(t) for t in stats[:, 1]],
+    )

@@ -1,0 +1,41 @@
+"""Corpus BLEU computed by sacrebleu (13a tokenizer, exp smoothing), 0-100.
+
+Shipped inside llmops-magics so that ``evaluate.load(module_path("bleu"))`` works offline; the
+numbers come from ``llmops_magics.evaluation``, the same code as ``%llmops eval``.
+"""
+
+import datasets
+import evaluate
+
+from llmops_magics.evaluation import corpus_score, sentence_scores
+
+_DESCRIPTION = "Corpus BLEU computed by sacrebleu (13a tokenizer, exp smoothing), 0-100."
+_CITATION = "Post, 2018. A Call for Clarity in Reporting BLEU Scores."
+_KWARGS = """
+Args:
+    predictions: list of predicted texts.
+    references: list of reference texts, one per prediction.
+Returns:
+    {"bleu": corpus BLEU, "sentence_bleu": per-example sentence BLEU}
+"""
+
+
+class BLEU(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS,
+            features=datasets.Features(
+                {
+                    "predictions": datasets.Value("string"),
+                    "references": datasets.Value("string"),
+                }
+            ),
+        )
+
+    def _compute(self, predictions, references):
+        return {
+            "bleu": corpus_score("bleu", predictions, references),
+            "sentence_bleu": sentence_scores("bleu", predictions, references),
+        }
