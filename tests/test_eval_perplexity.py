@@ -1,0 +1,106 @@
+"""Perplexity: equal to exp(mean token loss) by hand, batched = one at a time, sliding window."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from llmops_magics import models
+from llmops_magics.evaluation import EvaluationError, perplexity, token_losses
+from llmops_magics.evaluation._perplexity import _windows
+
+TEXTS = [
+    "The model learns short questions today.",
+    "Hi",
+    "A small robot reads the test set again. " * 6,
+    "What is AI?",
+]
+
+
+def _by_hand(spec: str, text: str) -> tuple[float, int]:
+    """Sum of token losses the plain way: the model's own loss on [BOS] + tokens."""
+    import torch
+
+    loaded = models.load(spec)
+    tok = loaded.tokenizer
+    ids = torch.tensor([[tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]])
+    with torch.no_grad():
+        loss = loaded.model(input_ids=ids, labels=ids).loss.item()
+    n = ids.shape[1] - 1
+    return loss * n, n
+
+
+def test_perplexity_equals_exp_of_mean_token_loss_by_hand(tiny_model):
+    spec = str(tiny_model)
+    result = perplexity(TEXTS, spec, batch_size=3, progress=False)
+    sums = [_by_hand(spec, t) for t in TEXTS]
+    for got, (loss, n) in zip(result.per_text, sums, strict=True):
+        assert got == pytest.approx(math.exp(loss / n), rel=1e-5)
+    corpus = math.exp(sum(s for s, _ in sums) / sum(n for _, n in sums))
+    assert result.corpus == pytest.approx(corpus, rel=1e-5)
+    assert result.tokens == [n for _, n in sums]
+    assert 1 < result.corpus < 10_000  # a random model over a ~400-token vocabulary
+
+
+def test_batched_equals_one_at_a_time(tiny_model):
+    spec = str(tiny_model)
+    batched = token_losses(TEXTS, spec, batch_size=4, progress=False)
+    single = token_losses(TEXTS, spec, batch_size=1, progress=False)
+    assert (batched[:, 1] == single[:, 1]).all()
+    assert abs(batched[:, 0] - single[:, 0]).max() < 1e-4
+
+
+def test_sliding_window_scores_each_token_once_with_its_window(tiny_model):
+    import torch
+
+    spec = str(tiny_model)
+    text = TEXTS[2]
+    loaded = models.load(spec)
+    tok = loaded.tokenizer
+    ids = [tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
+    context, stride = 16, 8
+    assert len(ids) > 3 * context
+    got = token_losses([text], spec, context=context, stride=stride, progress=False)[0]
+    # by hand, the Hugging Face recipe: each window scores the tokens after the previous end
+    total, count, prev_end = 0.0, 0, 1
+    for begin in range(0, len(ids), stride):
+        end = min(begin + context, len(ids))
+        window = torch.tensor([ids[begin:end]])
+        labels = window.clone()
+        first_new = prev_end - begin  # position in the window of the first unscored token
+        labels[0, : max(first_new, 1)] = -100
+        n = int((labels[0, 1:] != -100).sum())
+        with torch.no_grad():
+            loss = loaded.model(input_ids=window, labels=labels).loss.item()
+        total += loss * n
+        count += n
+        prev_end = end
+        if end == len(ids):
+            break
+    assert got[1] == count == len(ids) - 1
+    assert got[0] == pytest.approx(total, rel=1e-5)
+    # with a short window the loss differs from the full-context one: the window matters
+    full = token_losses([text], spec, progress=False)[0]
+    assert full[1] == got[1] and abs(full[0] - got[0]) > 1e-3
+
+
+def test_windows_cover_every_token_once():
+    ids = list(range(50))
+    covered: list[int] = []
+    for window, skip in _windows(ids, 16, 5):
+        covered += window[1 + skip :]
+    assert covered == ids[1:]
+
+
+def test_bad_input(tiny_model, tmp_path):
+    spec = str(tiny_model)
+    with pytest.raises(EvaluationError, match="stride=16"):
+        token_losses(["a text"], spec, context=16, stride=16)
+    with pytest.raises(Exception, match=r"1 of 2 texts are empty"):
+        perplexity(["fine", " "], spec)
+    # a model folder with a config but no weights
+    (tmp_path / "noweights").mkdir()
+    (tmp_path / "noweights" / "config.json").write_text((tiny_model / "config.json").read_text())
+    with pytest.raises(LookupError, match="no weight files"):
+        perplexity(["some text"], str(tmp_path / "noweights"))
