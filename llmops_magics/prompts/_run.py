@@ -380,10 +380,8 @@ def _scores(predictions: list[str], references: list[str]) -> dict[str, list[flo
     Cells whose reference is empty get NaN (there is nothing to compare with).
     """
     out = {"bleu": [math.nan] * len(predictions), "rougeL": [math.nan] * len(predictions)}
-    try:
-        from llmops_magics.evaluation import sentence_scores
-    except ImportError:  # the evaluation stage is not installed: scores stay NaN
-        return out
+    from llmops_magics.evaluation import sentence_scores
+
     keep = [i for i, r in enumerate(references) if r and r.strip()]
     if not keep:
         return out
