@@ -42,7 +42,8 @@ class StageFailedError(PipelineError):
     """A stage's notebook raised: which stage, which cell, what error, where the notebook is.
 
     The fields follow papermill's ``PapermillExecutionError``: ``cell_index`` (0-based index in
-    the executed notebook, the injected-parameters cell included), ``execution_count``,
+    the executed notebook, the injected-parameters cell included), ``template_cell`` (the same
+    cell's 0-based index in the template notebook), ``execution_count``,
     ``ename`` and ``evalue``; ``source`` is the failing cell's code. ``completed`` lists the
     stages that finished before (they are cached, so running again resumes at ``stage``).
     """
@@ -60,6 +61,7 @@ class StageFailedError(PipelineError):
         notebook: str | None = None,
         completed: list[str] | None = None,
         run_id: str | None = None,
+        template_cell: int | None = None,
     ) -> None:
         self.stage = stage
         self.reason = reason
@@ -71,12 +73,17 @@ class StageFailedError(PipelineError):
         self.notebook = notebook
         self.completed = list(completed or [])
         self.run_id = run_id
+        self.template_cell = template_cell
         where = ""
         if cell_index is not None:
             first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
             if len(first) > 60:
                 first = first[:57] + "..."
-            where = f" in cell {cell_index}" + (f" (`{first}`)" if first else "")
+            cell = template_cell if template_cell is not None else cell_index
+            count = f"In [{execution_count}]" if execution_count is not None else ""
+            where = f" at cell {cell} of its template"
+            details = ", ".join(x for x in (count, f"`{first}`" if first else "") if x)
+            where += f" ({details})" if details else ""
         message = f"Stage {stage!r} failed{where}: {reason}."
         if notebook:
             message += f" Executed notebook: {notebook}"

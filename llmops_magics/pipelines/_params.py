@@ -178,11 +178,22 @@ def coerce(value: Any, default_source: str | None, *, where: str) -> Any:
             return value
     else:
         return value
+    kind = _KINDS.get(type(default), type(default).__name__)
     raise PipelineError(
-        f"{where}: {value!r} is not a {type(default).__name__} "
-        f"(the template's default is {default_source}).",
-        hint=f"Give a {type(default).__name__} value.",
+        f"{where}: {value!r} is not {kind} (the template's default is {default_source}).",
+        hint=f"Give {kind}.",
     )
+
+
+_KINDS = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "text",
+    list: "a list",
+    tuple: "a list",
+    dict: "a mapping",
+}
 
 
 def _check_data(value: Any, *, where: str) -> None:

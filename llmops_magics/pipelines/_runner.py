@@ -199,6 +199,32 @@ def _resolve_params(
     return params
 
 
+def _effective(pipeline: Pipeline, stage: Stage, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every declared parameter's value (defaults filled in): a parameter set to its default
+    hits the same cache entry as one left alone."""
+    from llmops_magics.pipelines._params import _MISSING, default_value
+
+    values: dict[str, Any] = {}
+    for name, info in pipeline.templates[stage.name].parameters.items():
+        if name in params:
+            values[name] = params[name]
+        else:
+            default = default_value(str(info.get("default")))
+            values[name] = {"default": info.get("default")} if default is _MISSING else default
+    values.update({k: v for k, v in params.items() if k not in values})
+    return values
+
+
+def _template_cell(stage: Stage, index: int) -> int:
+    """papermill's cell index counts its injected-parameters cell; the template's does not."""
+    cells = json.loads(Path(stage.notebook).read_text(encoding="utf-8")).get("cells", [])
+    tagged = [
+        i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])
+    ]
+    injected_at = tagged[0] + 1 if tagged else 0
+    return index - 1 if index >= injected_at else index
+
+
 def _failure(
     stage: Stage, exc: BaseException, notebook: Path | None, completed: list[str]
 ) -> StageFailedError:
@@ -212,6 +238,7 @@ def _failure(
             stage.name,
             reason=f"{exc.ename}: {value}" if value else str(exc.ename),
             cell_index=exc.cell_index,
+            template_cell=_template_cell(stage, exc.cell_index),
             execution_count=exc.exec_count,
             ename=str(exc.ename),
             evalue=str(exc.evalue),
@@ -403,7 +430,7 @@ def run_pipeline(
             stage_params = _resolve_params(pipeline, stage, done)
             key = stage_key(
                 template_digest=file_digest(stage.notebook),
-                params=stage_params,
+                params=_effective(pipeline, stage, stage_params),
                 upstream={up: done[up].outputs for up in stage.upstream},
                 env=env,
             )
@@ -433,6 +460,8 @@ def run_pipeline(
                                 if progress
                                 else False,
                                 cwd=str(base),
+                                # the kernel's "running over TCP" start-up warning is noise here
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             )
                         recorded = _read_outputs(stage, pipeline, outputs_file)
                     except BaseException as exc:

@@ -237,10 +237,14 @@ def parse_pipeline(text: str, *, path: str | None = None, base: Path | None = No
     ordered = {n: stages[n] for n in _topological(stages, label)}
     for n, stage in ordered.items():
         _check_params(stage, templates[n], label)
-        stages_params = {
-            k: coerce(v, templates[n].parameters[k].get("default"), where=f"stage {n!r}: {k}")
-            for k, v in stage.params.items()
-        }
+        stages_params = {}
+        for k, v in stage.params.items():
+            try:
+                stages_params[k] = coerce(
+                    v, templates[n].parameters[k].get("default"), where=f"stage {n!r}: {k}"
+                )
+            except PipelineError as exc:
+                raise _fail(exc.message, label, stage.lines.get(k, stage.line), stage=n) from None
         ordered[n] = dataclasses.replace(stage, params=stages_params)
     description = doc.get("description", "")
     return Pipeline(

@@ -1,0 +1,247 @@
+"""Pipeline files and parameters: parsing, the stage graph, bad input (no kernel started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from llmops_magics import pipelines
+from llmops_magics.pipelines import PipelineError, PipelineSpecError
+
+
+def _notebook(path: Path, params: str, outputs: list[str], body: str = "pass") -> Path:
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell(f"# {path.stem}: a test template"),
+            new_code_cell(params, metadata={"tags": ["parameters"]}),
+            new_code_cell(body),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.metadata["llmops"] = {"outputs": outputs}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    _notebook(
+        tmp_path / "a.ipynb", "n = 3\nlr = 0.001\nlabel = 'x'\nflag = False\nseed = 0", ["value"]
+    )
+    _notebook(tmp_path / "b.ipynb", "value = 0\nnames = ['p']", ["total"])
+    return tmp_path
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "p.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """\
+name: two
+seed: 7
+stages:
+  second:
+    template: b.ipynb
+    inputs: {value: first.value}
+  first:
+    template: a.ipynb
+    params:
+      n: 4
+      lr: 1e-4
+"""
+
+
+def test_a_pipeline_parses_in_dependency_order(folder):
+    p = pipelines.load_pipeline(_write(folder, GOOD))
+    assert p.name == "two" and p.seed == 7
+    assert p.order == ["first", "second"]  # second takes first's output
+    assert p.stages["first"].params == {"n": 4, "lr": 1e-4}  # YAML's "1e-4" string -> float
+    assert isinstance(p.stages["first"].params["lr"], float)
+    assert p.stages["second"].inputs == {"value": ("first", "value")}
+    assert p.stages["second"].upstream == ["first"]
+    assert p.templates["first"].outputs == ["value"]
+    assert set(p.templates["first"].parameters) == {"n", "lr", "label", "flag", "seed"}
+
+
+def test_yaml_syntax_error_names_the_line(folder):
+    path = _write(folder, "name: x\nstages:\n  a:\n    params: {n: 1\n  b: {}\n")
+    with pytest.raises(PipelineSpecError) as info:
+        pipelines.load_pipeline(path)
+    assert info.value.line == 5
+    assert "line 5" in str(info.value) and "does not parse" in str(info.value)
+
+
+def test_unknown_template_lists_the_known_ones(folder):
+    path = _write(folder, "stages:\n  a:\n    template: a.ipynb\n  nosuch: {}\n")
+    with pytest.raises(PipelineSpecError) as info:
+        pipelines.load_pipeline(path)
+    assert info.value.line == 4 and info.value.stage == "nosuch"
+    assert "'nosuch' is not a template" in str(info.value)
+    for name in pipelines.template_names():
+        assert name in str(info.value)
+
+
+def test_missing_notebook_file(folder):
+    path = _write(folder, "stages:\n  a:\n    template: gone.ipynb\n")
+    with pytest.raises(PipelineSpecError, match=r"line 3: stage 'a': the notebook 'gone.ipynb'"):
+        pipelines.load_pipeline(path)
+
+
+def test_a_cycle_is_named(folder):
+    text = """\
+stages:
+  x:
+    template: b.ipynb
+    inputs: {value: y.value}
+  y:
+    template: a.ipynb
+    after: [z]
+  z:
+    template: a.ipynb
+    after: [x]
+"""
+    with pytest.raises(PipelineSpecError) as info:
+        pipelines.load_pipeline(_write(folder, text))
+    assert "cycle: x -> y -> z -> x" in str(info.value)
+
+
+def test_self_dependency(folder):
+    text = "stages:\n  x:\n    template: a.ipynb\n    after: [x]\n"
+    with pytest.raises(PipelineSpecError, match="depends on itself"):
+        pipelines.load_pipeline(_write(folder, text))
+
+
+def test_missing_upstream_is_named(folder):
+    text = "stages:\n  b:\n    template: b.ipynb\n    inputs:\n      value: prep.value\n"
+    with pytest.raises(PipelineSpecError) as info:
+        pipelines.load_pipeline(_write(folder, text))
+    assert info.value.line == 5
+    assert "takes from 'prep', which is not a stage" in str(info.value)
+
+
+def test_undeclared_parameter_is_named(folder):
+    text = "stages:\n  a:\n    template: a.ipynb\n    params:\n      n: 1\n      lrr: 0.1\n"
+    with pytest.raises(PipelineSpecError) as info:
+        pipelines.load_pipeline(_write(folder, text))
+    assert info.value.line == 6
+    message = str(info.value)
+    assert "does not declare a parameter 'lrr'" in message and "n, lr, label, flag, seed" in message
+
+
+def test_undeclared_output_is_named(folder):
+    text = GOOD.replace("first.value", "first.valu")
+    with pytest.raises(PipelineSpecError, match="has no output 'valu'.*Its outputs: value"):
+        pipelines.load_pipeline(_write(folder, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("stages: {}\n", "`stages` must map"),
+        ("- a\n- b\n", "a pipeline is a mapping"),
+        ("stages:\n  a: {template: a.ipynb, parms: {}}\n", "unknown key 'parms'"),
+        ("nme: x\nstages:\n  a: {template: a.ipynb}\n", "line 1: unknown key 'nme'"),
+        ("seed: one\nstages:\n  a: {template: a.ipynb}\n", "`seed` must be an integer"),
+        ("stages:\n  a: {template: a.ipynb}\n  a: {template: b.ipynb}\n", "line 3: 'a' is given"),
+        ("stages:\n  b: {template: b.ipynb, inputs: {value: nodot}}\n", "must be STAGE.OUTPUT"),
+        (
+            "stages:\n  a: {template: a.ipynb, params: {n: abc}}\n",
+            "line 2: stage 'a': n: 'abc' is not an integer",
+        ),
+        ("stages:\n  a: [1, 2]\n", "must be a mapping"),
+    ],
+)
+def test_bad_pipeline_files(folder, text, match):
+    with pytest.raises(PipelineSpecError, match=match):
+        pipelines.load_pipeline(_write(folder, text))
+
+
+def test_no_such_pipeline_file(tmp_path):
+    with pytest.raises(PipelineSpecError, match="no such pipeline file"):
+        pipelines.load_pipeline(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3", 3),
+        ("1e-4", 1e-4),
+        ("0.5", 0.5),
+        ("true", True),
+        ("null", None),
+        ("[1, 2]", [1, 2]),
+        ('"quoted"', "quoted"),
+        ("plain text", "plain text"),
+        ('"; import os', '"; import os'),
+        ("__import__('os').system('x')", "__import__('os').system('x')"),
+        ("nan", "nan"),
+        ("", ""),
+    ],
+)
+def test_values_are_data(text, value):
+    assert pipelines.parse_value(text) == value
+
+
+def test_overrides_are_checked_and_coerced(folder):
+    p = pipelines.load_pipeline(_write(folder, GOOD))
+    q = p.with_params(
+        {"first.n": 5.0, "first.lr": 3, "first.label": 123, "first.flag": "true", "seed": 3}
+    )
+    assert q.stages["first"].params == {"n": 5, "lr": 3.0, "label": "123", "flag": True}
+    assert q.seed == 3
+    assert p.stages["first"].params == {"n": 4, "lr": 1e-4}  # the original is unchanged
+    code = '"; import os'
+    assert p.with_params({"first.label": code}).stages["first"].params["label"] == code
+    with pytest.raises(PipelineError, match="does not declare a parameter 'nn'"):
+        p.with_params({"first.nn": 1})
+    with pytest.raises(PipelineError, match="no stage 'third'"):
+        p.with_params({"third.n": 1})
+    with pytest.raises(PipelineError, match="takes 'value' from first.value"):
+        p.with_params({"second.value": 1})
+    with pytest.raises(PipelineError, match="'many' is not an integer"):
+        p.with_params({"first.n": "many"})
+    with pytest.raises(PipelineError, match="no stage declares a parameter 'zzz'"):
+        p.with_params({"zzz": 1})
+    assert p.with_params({"names": ["a", "b"]}).stages["second"].params == {"names": ["a", "b"]}
+
+
+def test_assignments_and_grids():
+    assert pipelines.parse_assignment("a.x=1e-4") == ("a.x", 1e-4)
+    assert pipelines.parse_assignment('a.x="; import os') == ("a.x", '"; import os')
+    with pytest.raises(PipelineError, match="is not NAME=VALUE"):
+        pipelines.parse_assignment("a.x")
+    grid = pipelines.parse_grid(["finetune.lr=1e-4,3e-4", 'eda.names=["a,b"],x'])
+    assert grid == {"finetune.lr": [1e-4, 3e-4], "eda.names": [["a,b"], "x"]}
+    from llmops_magics.pipelines._params import grid_variants
+
+    assert grid_variants({"a": [1, 2], "b": ["x", "y"]}) == [
+        {"a": 1, "b": "x"},
+        {"a": 1, "b": "y"},
+        {"a": 2, "b": "x"},
+        {"a": 2, "b": "y"},
+    ]
+    with pytest.raises(PipelineError, match="twice"):
+        pipelines.parse_grid(["a.x=1", "a.x=2"])
+    with pytest.raises(PipelineError, match="is not NAME=V1,V2"):
+        pipelines.parse_grid(["a.x"])
+
+
+def test_template_copy_never_overwrites(tmp_path):
+    name = pipelines.template_names()[0]
+    copied = pipelines.copy_template(name, tmp_path)
+    assert Path(copied.path) == tmp_path / f"{name}.ipynb"
+    assert Path(copied.path).read_bytes() == pipelines.template_path(name).read_bytes()
+    with pytest.raises(PipelineError, match="already exists"):
+        pipelines.copy_template(name, tmp_path)
+    assert pipelines.copy_template(name, tmp_path / "mine.ipynb").path.endswith("mine.ipynb")
+    with pytest.raises(PipelineError, match="no template named 'nope'"):
+        pipelines.copy_template("nope", tmp_path)
