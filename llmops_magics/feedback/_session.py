@@ -198,27 +198,35 @@ class RatingSession:
         if self.labels:
             meta["llmops.labels"] = ",".join(self.labels)
         previous = self.ratings.get(index)
-        # The tag first: a trace tagged but not yet rated is harmless, a rating that
-        # load_feedback cannot find is not.
-        _retry(lambda: mlflow.set_trace_tag(item.trace_id, RATED_TAG, "true"))
-        if previous is None:
-            assessment = mlflow.log_feedback(
-                trace_id=item.trace_id,
-                name=self.name,
-                value=value,
-                source=source,
-                rationale=comment or None,
-                metadata=meta,
-            )
-        else:
-            assessment = mlflow.override_feedback(
-                trace_id=item.trace_id,
-                assessment_id=previous.assessment_id,
-                value=value,
-                rationale=comment or None,
-                source=source,
-                metadata=meta,
-            )
+        try:
+            # The tag first: a trace tagged but not yet rated is harmless, a rating that
+            # load_feedback cannot find is not.
+            _retry(lambda: mlflow.set_trace_tag(item.trace_id, RATED_TAG, "true"))
+            if previous is None:
+                assessment = mlflow.log_feedback(
+                    trace_id=item.trace_id,
+                    name=self.name,
+                    value=value,
+                    source=source,
+                    rationale=comment or None,
+                    metadata=meta,
+                )
+            else:
+                assessment = mlflow.override_feedback(
+                    trace_id=item.trace_id,
+                    assessment_id=previous.assessment_id,
+                    value=value,
+                    rationale=comment or None,
+                    source=source,
+                    metadata=meta,
+                )
+        except Exception as exc:
+            raise FeedbackError(
+                f"Could not store the rating of item {item.index} on trace {item.trace_id}: "
+                f"{str(exc).splitlines()[0]}",
+                hint="The rating was not stored; check the workspace (%llmops workspace) and "
+                "rate again.",
+            ) from exc
         rating = Rating(
             item=index,
             value=value,
@@ -292,8 +300,9 @@ def _retry(call: Any, attempts: int = 5) -> Any:
     for attempt in range(attempts):
         try:
             return call()
-        except Exception:
-            if attempt == attempts - 1:
+        except Exception as exc:
+            text = str(exc).lower()
+            if attempt == attempts - 1 or not ("locked" in text or "unique" in text):
                 raise
             time.sleep(0.05 * (attempt + 1))
     return None

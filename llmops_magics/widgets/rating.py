@@ -50,6 +50,7 @@ class RatingPanel(w.VBox):
     position = Int(0, help="position of the shown item in showing order")
     n_rated = Int(0, help="items this rater has rated")
     progress = Unicode("", help='e.g. "12 of 40 rated"')
+    last_error = Unicode("", help="the error of the last click, shown in the panel")
 
     def __init__(self, session: RatingSession, **kwargs: Any) -> None:
         self.session = session
@@ -125,11 +126,13 @@ class RatingPanel(w.VBox):
         # Errors of a click show in the panel instead of vanishing in the kernel log.
         def run(button: Any) -> None:
             self._errors.clear_output()
+            self.last_error = ""
             try:
                 action(button)
             except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
                 with self._errors:
-                    print(f"{type(exc).__name__}: {exc}")
+                    print(self.last_error)
 
         return run
 
