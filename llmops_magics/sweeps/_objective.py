@@ -94,7 +94,7 @@ def resolve_objective(ref: str) -> Callable[..., Any]:
         ) from None
     if not callable(found):
         raise SweepError(f"The sweep's objective {ref!r} is not callable.")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 # --- data travels with the study, so that a worker on another machine has it ----------------
@@ -126,7 +126,7 @@ def _pruning_callback(trial: Any, metric: str) -> Any:
     """A ``TrainerCallback`` that reports ``metric`` at each evaluation and stops pruned trials."""
     from transformers import TrainerCallback
 
-    class OptunaPruning(TrainerCallback):  # type: ignore[misc]
+    class OptunaPruning(TrainerCallback):
         def __init__(self) -> None:
             self.pruned = False
             self.reported: dict[int, float] = {}

@@ -575,7 +575,7 @@ def run(
             created = optuna.create_study(
                 study_name=name,
                 storage=storage_obj,
-                direction=spec.direction,
+                direction="maximize" if spec.direction == "maximize" else "minimize",
                 load_if_exists=True,
             )
         # Two processes may create the same name at once: the first settings stored win.

@@ -233,7 +233,7 @@ class _Parser:
         return tok
 
     def entries(self) -> list[tuple[_Tok, str, list[tuple[str | None, Any, _Tok]]]]:
-        out = []
+        out: list[tuple[_Tok, str, list[tuple[str | None, Any, _Tok]]]] = []
         while True:
             while self.peek().kind == "sep":
                 self.take()
@@ -424,10 +424,11 @@ def _param_from_value(name: str, value: Any) -> Param:
         if value.get("low") is None or value.get("high") is None:
             where(f"type {kind} needs 'low' and 'high'", -1)
         return _build(name, dist, args, where)
-    return where(
-        f"cannot use {type(value).__name__} {value!r} (give a string such as 'int(1,3)', a list "
-        "of choices or a mapping with type/low/high)",
-        -1,
+    raise SpaceError(
+        f"In the search space, {name}: cannot use {type(value).__name__} {value!r} (give a "
+        "string such as 'int(1,3)', a list of choices or a mapping with type/low/high).",
+        token=name,
+        param=name,
     )
 
 

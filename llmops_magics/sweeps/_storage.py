@@ -69,6 +69,25 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _with_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1; use psycopg2 when only it is here."""
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return url
+    if (
+        parsed.drivername == "postgresql"
+        and importlib.util.find_spec("psycopg") is None
+        and importlib.util.find_spec("psycopg2") is not None
+    ):
+        return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return url
+
+
 def _check_reachable(url: str) -> dict[str, Any]:
     """Raise StorageError unless ``url`` can be used; create nothing. Returns engine kwargs."""
     from sqlalchemy.engine import make_url
@@ -113,7 +132,7 @@ def _check_reachable(url: str) -> dict[str, Any]:
 
     connect_args: dict[str, Any] = {"connect_timeout": 5}
     try:
-        engine = sqlalchemy.create_engine(url, connect_args=connect_args, poolclass=None)
+        engine = sqlalchemy.create_engine(url, connect_args=connect_args)
     except ImportError as exc:
         from llmops_magics.errors import MissingDependencyError
 
@@ -149,7 +168,7 @@ def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) 
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    url = url or default_storage_url()
+    url = _with_driver(url or default_storage_url())
     engine_kwargs = _check_reachable(url)
     beat = heartbeat or Heartbeat()
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -134,7 +134,8 @@ def sweep_figure(trials: Sequence[dict[str, Any]], metric: str, direction: str) 
                 edgecolors="k",
                 linewidths=0.3,
             )
-            if numeric and min(xv) > 0 and max(xv) / min(xv) > 50:
+            nums = [float(p[0]) for p in pts] if numeric else []
+            if nums and min(nums) > 0 and max(nums) / min(nums) > 50:
                 ax.set_xscale("log")
         ax.set(title=f"slice: {name}", xlabel=name, ylabel=metric)
     return fig
