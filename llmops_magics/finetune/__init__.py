@@ -8,7 +8,9 @@
 """
 
 from llmops_magics.finetune._config import FineTuneConfig
+from llmops_magics.finetune._dpo import read_preferences, train_dpo
 from llmops_magics.finetune._errors import FineTuneConfigError, FineTuneError
+from llmops_magics.finetune._merge import MergeResult, merge
 from llmops_magics.finetune._train import (
     FineTuneResult,
     checkpoint_root,
@@ -24,10 +26,14 @@ __all__ = [
     "FineTuneConfigError",
     "FineTuneError",
     "FineTuneResult",
+    "MergeResult",
     "checkpoint_root",
     "cpu_has_bf16",
     "linear_layer_names",
+    "merge",
+    "read_preferences",
     "resolve_precision",
     "resume",
     "train",
+    "train_dpo",
 ]

@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,6 @@ from llmops_magics.errors import DataError, ModelNotFoundError
 from llmops_magics.finetune._config import FineTuneConfig
 from llmops_magics.finetune._data import (
     Collator,
-    TokenizedData,
     check_frame,
     data_hash,
     tokenize_frame,
@@ -372,8 +371,9 @@ def _tracking_callback(
             self.last_tokens = state.num_input_tokens_seen
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            # the stop button: end after this step (logged like any other), then checkpoint
             if interrupt.requested:
-                raise KeyboardInterrupt
+                control.should_training_stop = True
 
         def flush(self) -> None:
             if self.pending:
@@ -427,15 +427,25 @@ def _tracking_callback(
 
 @dataclass
 class _Prepared:
+    """Everything a run needs before its MLflow run exists; ``make_trainer(args, callbacks)``
+    builds the method's trainer (``Trainer`` for SFT, TRL's ``DPOTrainer`` for DPO)."""
+
     config: FineTuneConfig
     ref: Any
     base_spec: str
-    model: Any
     tokenizer: Any
-    train_rows: TokenizedData
-    eval_rows: TokenizedData | None
     train_frame: pd.DataFrame
     eval_frame: pd.DataFrame | None
+    n_train: int
+    has_eval: bool
+    make_trainer: Callable[[Any, list[Any]], Any]
+    args_class: Any = None
+    args_extra: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    #: JSON artifacts logged with the run (e.g. which ratings a DPO run learned from)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    truncated: int = 0
 
 
 def _prepare(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
@@ -444,8 +454,10 @@ def _prepare(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
             "config", f"config must be a FineTuneConfig, got {type(config).__name__}."
         )
     config.validate()
-    if config.method != "sft":
-        raise FineTuneConfigError("method", "train() with method='dpo' goes through train_dpo().")
+    if config.method == "dpo":
+        from llmops_magics.finetune._dpo import prepare_dpo
+
+        return prepare_dpo(config, data, eval_data)
     train_frame = check_frame(data, config, name="data")
     eval_frame = None if eval_data is None else check_frame(eval_data, config, name="eval_data")
     ref, base_spec = _base_spec(config)
@@ -457,16 +469,51 @@ def _prepare(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
         else tokenize_frame(eval_frame, tokenizer, config, name="eval_data")
     )
     model = _peft_model(model, config)
+
+    def make_trainer(args: Any, callbacks: list[Any]) -> Any:
+        from transformers import Trainer
+
+        return Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_rows,
+            eval_dataset=eval_rows,
+            data_collator=Collator(tokenizer.pad_token_id),
+            callbacks=callbacks,
+        )
+
     return _Prepared(
-        config, ref, base_spec, model, tokenizer, train_rows, eval_rows, train_frame, eval_frame
+        config,
+        ref,
+        base_spec,
+        tokenizer,
+        train_frame,
+        eval_frame,
+        n_train=len(train_rows),
+        has_eval=eval_rows is not None,
+        make_trainer=make_trainer,
+        params={
+            "n_train_rows": str(len(train_rows)),
+            "n_eval_rows": str(len(eval_rows) if eval_rows else 0),
+            "train_tokens": str(train_rows.tokens),
+            "truncated_rows": str(train_rows.truncated),
+        },
+        truncated=train_rows.truncated,
     )
 
 
-def _training_args(config: FineTuneConfig, out: Path, precision: str, has_eval: bool) -> Any:
+def _training_args(
+    config: FineTuneConfig,
+    out: Path,
+    precision: str,
+    has_eval: bool,
+    cls: Any = None,
+    **extra: Any,
+) -> Any:
     import torch
     from transformers import TrainingArguments
 
-    return TrainingArguments(
+    return (cls or TrainingArguments)(
         output_dir=str(out),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
@@ -495,6 +542,7 @@ def _training_args(config: FineTuneConfig, out: Path, precision: str, has_eval: 
         dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
         prediction_loss_only=True,
+        **extra,
     )
 
 
@@ -704,8 +752,6 @@ def _execute(
     progress: bool | str | None,
     resume_run: tuple[str, Path] | None,
 ) -> FineTuneResult:
-    from transformers import Trainer
-
     from llmops_magics.widgets.training import monitor_for
 
     config = prepared.config
@@ -727,6 +773,7 @@ def _execute(
             **({"llmops.eval_data_hash": hashes["evaluation"]} if "evaluation" in hashes else {}),
             **({"llmops.prompt_version": config.prompt_version} if config.prompt_version else {}),
             **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
+            **prepared.tags,
             **(tags or {}),
         }
         name = run_name or f"finetune {config.model}"
@@ -736,23 +783,8 @@ def _execute(
         root.mkdir(parents=True, exist_ok=True)
         (root / "finetune_config.json").write_text(config.to_json())
         _save_frames(root, prepared.train_frame, prepared.eval_frame)
-        n_trainable, n_total = prepared.model.get_nb_trainable_parameters()
-        params = config.params() | {
-            "base_model_path": str(prepared.ref.path),
-            "precision_used": precision,
-            "n_train_rows": str(len(prepared.train_rows)),
-            "n_eval_rows": str(len(prepared.eval_rows) if prepared.eval_rows else 0),
-            "train_tokens": str(prepared.train_rows.tokens),
-            "truncated_rows": str(prepared.train_rows.truncated),
-            "trainable_params": str(n_trainable),
-            "total_params": str(n_total),
-            "target_modules_used": ",".join(
-                sorted(prepared.model.peft_config["default"].target_modules)
-            ),
-        }
-        from mlflow.entities import Param
-
-        client.log_batch(run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
+        for name, content in prepared.artifacts.items():
+            client.log_dict(run_id, content, name)
         # lineage tags carry the hashes; the dataset view in the MLflow UI is a bonus
         with contextlib.suppress(Exception):
             _log_inputs(client, run_id, prepared, hashes)
@@ -768,38 +800,53 @@ def _execute(
     monitor = monitor_for(progress)
     interrupt = _Interrupt()
     tracking = _tracking_callback(client, run_id, monitor, interrupt, history)
-    args = _training_args(config, root, precision, prepared.eval_rows is not None)
-    trainer = Trainer(
-        model=prepared.model,
-        args=args,
-        train_dataset=prepared.train_rows,
-        eval_dataset=prepared.eval_rows,
-        data_collator=Collator(prepared.tokenizer.pad_token_id),
-        callbacks=[tracking, *(callbacks or [])],
+    args = _training_args(
+        config, root, precision, prepared.has_eval, prepared.args_class, **prepared.args_extra
     )
+    trainer = prepared.make_trainer(args, [tracking, *(callbacks or [])])
+    if resume_run is None:
+        n_trainable, n_total = trainer.model.get_nb_trainable_parameters()
+        params = (
+            config.params()
+            | prepared.params
+            | {
+                "base_model_path": str(prepared.ref.path),
+                "precision_used": precision,
+                "trainable_params": str(n_trainable),
+                "total_params": str(n_total),
+                "target_modules_used": ",".join(
+                    sorted(trainer.model.peft_config["default"].target_modules)
+                ),
+            }
+        )
+        from mlflow.entities import Param
+
+        client.log_batch(run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
     # our tracking callback and monitor replace the Trainer's printed dicts and tqdm bar
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    total_steps = _planned_steps(config, len(prepared.train_rows))
-    monitor.start(total_steps, f"finetune {config.model} · run {run_id[:8]}")
+    total_steps = _planned_steps(config, prepared.n_train)
+    monitor.start(total_steps, f"{config.method} {config.model} · run {run_id[:8]}")
     status = "finished"
     started = time.perf_counter()
     try:
         with interrupt:
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        if interrupt.requested:
+            raise KeyboardInterrupt
         if trainer.state.global_step < trainer.state.max_steps:
             status = "stopped"
         if (
-            prepared.eval_rows is not None
+            prepared.has_eval
             and status == "finished"
             and tracking.last_eval_step != trainer.state.global_step
         ):
             trainer.evaluate()
     except KeyboardInterrupt:
         status = "interrupted"
-        trainer._save_checkpoint(prepared.model, trial=None)
+        trainer._save_checkpoint(trainer.model, trial=None)
     except BaseException as exc:
         tracking.flush()
         client.set_tag(run_id, STATUS_TAG, "failed")
@@ -887,7 +934,7 @@ def _finish(
         tokens_per_s=speed,
         config=config.to_dict(),
         tracking_uri=ws.tracking_uri,
-        truncated_rows=prepared.train_rows.truncated,
+        truncated_rows=prepared.truncated,
     )
     message = f"step {state.global_step}/{state.max_steps} · model spec {result.spec}"
     if status == "interrupted":

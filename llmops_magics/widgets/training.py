@@ -118,7 +118,8 @@ class _Silent:
 
 
 class TrainingPanel:
-    """An ipywidgets panel: progress bar, status line and a loss plot redrawn in place.
+    """An ipywidgets panel: progress bar, status line and a loss plot redrawn in place (an
+    ``Image`` widget whose PNG is replaced, so nothing piles up in the cell output).
 
     State lives in :attr:`steps`, :attr:`train_loss` and :attr:`eval_loss` (lists, for tests and
     for re-plotting); the widgets are :attr:`widget` (a ``VBox``) and its children.
@@ -132,7 +133,7 @@ class TrainingPanel:
 
         self.bar = w.IntProgress(value=0, min=0, max=1, description="step", bar_style="info")
         self.status = w.HTML(value="starting…")
-        self.plot = w.Output()
+        self.plot = w.Image(format="png", layout=w.Layout(width="600px"))
         self.widget = w.VBox([w.HBox([self.bar, self.status]), self.plot])
         self.steps: list[int] = []
         self.train_loss: list[float] = []
@@ -186,12 +187,8 @@ class TrainingPanel:
             self._last_draw = now
 
     def redraw(self) -> None:
-        """Draw the loss curves into the Output widget, replacing the previous figure."""
-        import matplotlib
-
-        if "matplotlib.pyplot" not in sys.modules:
-            matplotlib.use("Agg")
-        from matplotlib.figure import Figure
+        """Draw the loss curves into the plot widget, replacing the previous image."""
+        from matplotlib.figure import Figure  # no pyplot: the user's backend is left alone
 
         fig = Figure(figsize=(6, 2.6))
         ax = fig.subplots()
@@ -207,11 +204,11 @@ class TrainingPanel:
         fig.tight_layout()
         self._fig = fig
         self.redraws += 1
-        with self.plot:
-            from IPython.display import clear_output, display
+        import io
 
-            clear_output(wait=True)
-            display(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        self.plot.value = buffer.getvalue()  # the same widget shows the new image: in place
 
     def finish(self, status: str, message: str) -> None:
         """Show the outcome: green when finished, orange when stopped or interrupted."""
