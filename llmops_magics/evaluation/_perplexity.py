@@ -109,7 +109,14 @@ def token_losses(
     if batch_size < 1:
         raise EvaluationError(f"batch_size={batch_size} must be at least 1.")
     prefix = _prefix_id(tok)
-    encoded = tok(list(texts), add_special_tokens=False)["input_ids"]
+    # Long texts are windowed below; lift the tokenizer's length limit meanwhile, or it warns
+    # that the model cannot take them (it never sees them whole).
+    saved_max = tok.model_max_length
+    tok.model_max_length = int(1e30)
+    try:
+        encoded = tok(list(texts), add_special_tokens=False)["input_ids"]
+    finally:
+        tok.model_max_length = saved_max
     segments: list[tuple[int, list[int], int]] = []  # (text index, ids, skip)
     for i, ids in enumerate(encoded):
         if prefix is not None:
