@@ -21,7 +21,10 @@ def _log(trial: Any, params: dict[str, Any]) -> None:
 
 
 def quadratic(params: dict[str, Any], trial: Any) -> float:
-    """(x-2)^2 (+ y), reported at three steps (pruned when told); sleeps $LLMOPS_SWEEP_SLEEP seconds per trial."""
+    """(x-2)^2 (+ y), reported at three steps (pruned when told).
+
+    Sleeps $LLMOPS_SWEEP_SLEEP seconds per trial.
+    """
     _log(trial, params)
     time.sleep(float(os.environ.get("LLMOPS_SWEEP_SLEEP", "0")))
     value = (params["x"] - 2) ** 2 + params.get("y", 0)

@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 import test_sweep_objectives as objs
+
 from llmops_magics import sweeps, workspace
 
 URL = os.environ.get("LLMOPS_TEST_POSTGRES_URL")

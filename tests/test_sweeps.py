@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 import test_sweep_objectives as objs
+
 from llmops_magics import sweeps, workspace
 from llmops_magics.errors import LlmopsError
 from llmops_magics.sweeps import SpaceError, StorageError, SweepError
@@ -302,7 +302,8 @@ def test_finetune_sweep_bad_input(fresh_workspace, tiny_model, chat_frame):
         sweeps.run("lr=uniform(0.001,0.01)", data=chat_frame, max_stepz=3)
     with pytest.raises(SweepError, match="both in the search space and fixed"):
         sweeps.run("lr=uniform(0.001,0.01)", data=chat_frame, lr=0.1)
-    assert not (fresh_workspace / "optuna.db").exists() or True
+    assert not (fresh_workspace / "optuna.db").exists()  # bad input creates nothing
+    assert not (fresh_workspace / "mlflow.db").exists()
 
 
 # --- the magic, the CLI, the board -----------------------------------------------------------
@@ -339,10 +340,21 @@ def test_magic_runs_a_sweep(ip, tiny_model, chat_frame):
 
 
 def test_cli_worker_reports_bad_storage(tmp_path):
-    from llmops_magics.cli import main
-
     url = f"sqlite:///{tmp_path / 'missing' / 'o.db'}"
-    assert main(["sweep", "worker", "--study", "s", "--storage", url]) == 1
+    cli = [sys.executable, "-m", "llmops_magics.cli", "sweep", "worker", "--study", "s"]
+    proc = subprocess.run(
+        [*cli, "--storage", url],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.startswith("StorageError: Cannot use the storage")
+        and "does not exist" in proc.stderr
+    )
+    assert not (tmp_path / "missing").exists()
 
 
 def test_board_shows_the_study(fresh_workspace):
@@ -361,7 +373,7 @@ def test_board_shows_the_study(fresh_workspace):
     board.update(study, finished=True)
     assert board.n_done == 5 and board.n_target == 5 and board.status == "finished"
     assert board.best_value == pytest.approx(r.best_value)
-    assert "<table" in board.table.value and board.table.value.count("<tr>") == 6
+    assert "<table" in board.table.value and board.table.value.count("<tr") == 6
     titles = [ax.get_title() for ax in board.figure.axes]
     assert titles == ["best so far", "parameter importance", "slice: x", "slice: y"]
     # the best-so-far curve ends at the best value

@@ -57,8 +57,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--space",
         metavar="SPACE",
-        help='"lr=loguniform(1e-5,1e-3); lora_r=choice(4,8,16); epochs=int(1,3)" or a YAML '
-        "file (or give it in the %%%%llmops sweep cell)",
+        help='"lr=loguniform(1e-5,1e-3); lora_r=choice(4,8,16); epochs=int(1,3)" or a YAML file',
     )
     p.add_argument("--trials", type=int, metavar="N", help="trials in all (default 10)")
     p.add_argument("--metric", help="value to optimise (default eval_loss)")
@@ -94,7 +93,6 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     "sweep",
     "hyperparameter sweep of LoRA fine-tunes on Optuna (resumable, prunable, multi-worker)",
     _sweep_args,
-    cell="the search space, one NAME=DISTRIBUTION per line",
 )
 def _sweep(args: argparse.Namespace, ctx: Context) -> Any:
     from llmops_magics import sweeps
@@ -118,7 +116,7 @@ def _sweep(args: argparse.Namespace, ctx: Context) -> Any:
         extra = [
             flag
             for flag, value in (
-                ("--space", args.space or (ctx.cell or "").strip()),
+                ("--space", args.space),
                 ("--data", args.data),
                 ("--model", args.model),
                 ("--trials", args.trials),
@@ -133,10 +131,7 @@ def _sweep(args: argparse.Namespace, ctx: Context) -> Any:
         return sweeps.worker(
             args.study, args.storage, n_jobs=args.n_jobs, heartbeat=heartbeat, progress=progress
         )
-    cell_space = (ctx.cell or "").strip()
-    if args.space and cell_space:
-        raise UsageProblem("give the space with --space or in the cell, not both")
-    space = args.space or cell_space or None
+    space = args.space or None
     if space is None and not args.study:
         raise UsageProblem(
             'give a search space: --space "lr=loguniform(1e-5,1e-3); lora_r=choice(4,8,16)" '

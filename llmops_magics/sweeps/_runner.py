@@ -543,6 +543,23 @@ def run(
     if objective is None and data is not None and eval_data is None:
         data, eval_data = _split(data, eval_split, seed)
 
+    if space is not None:
+        # Bad input is reported before anything (a storage, a study, a run) is created.
+        _build_spec(
+            space,
+            objective,
+            model,
+            None,
+            None,
+            trials,
+            metric,
+            direction,
+            sampler,
+            pruner,
+            seed,
+            dict(fixed),
+            need_data=study is None,  # no name: a new study, which needs data
+        )
     storage_obj = open_storage(storage, heartbeat=heartbeat)
     name = study or _new_study_name()
     existing = _load_study(name, storage_obj, None)
