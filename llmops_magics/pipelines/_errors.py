@@ -84,7 +84,7 @@ class StageFailedError(PipelineError):
             where = f" at cell {cell} of its template"
             details = ", ".join(x for x in (count, f"`{first}`" if first else "") if x)
             where += f" ({details})" if details else ""
-        message = f"Stage {stage!r} failed{where}: {reason}."
+        message = f"Stage {stage!r} failed{where}: {reason.rstrip('.')}."
         if notebook:
             message += f" Executed notebook: {notebook}"
         done = (
