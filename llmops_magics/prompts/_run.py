@@ -106,8 +106,22 @@ def _label(values: Mapping[str, Any], used: Sequence[str], width: int = 80) -> s
 
 @dataclass
 class _Cell:
+    key: str
     gen: CachedGeneration
     cached: bool
+
+
+@dataclass
+class _Fresh:
+    """A generation made by this call, waiting for its MLflow span."""
+
+    spec: str
+    prompt: str
+    gen: CachedGeneration
+    step: str
+    version: int
+    start_ns: int
+    end_ns: int
 
 
 @dataclass
@@ -147,6 +161,7 @@ class _Session:
         self.templates: dict[str, tuple[PromptVersion, Template]] = {}
         self.memo: dict[tuple[str, str], list[str]] = {}
         self.steps: dict[str, list[_Step]] = {}
+        self.fresh: dict[str, _Fresh] = {}
 
     def identity(self, spec: str) -> str:
         if spec not in self.identities:
@@ -201,14 +216,16 @@ class _Session:
         pv, template = self.prompt(name)
         prompts = self.render(template, spec, (*stack, name))
         start = time.time_ns()
-        cells = self.cells(spec, prompts)
+        cells = self.cells(spec, prompts, [(name, pv.version)] * len(prompts))
         self.steps.setdefault(spec, []).append(
             _Step(name, pv.version, prompts, cells, start, time.time_ns())
         )
         self.memo[(name, spec)] = [c.gen.output for c in cells]
         return self.memo[(name, spec)]
 
-    def cells(self, spec: str, prompts: list[str]) -> list[_Cell]:
+    def cells(
+        self, spec: str, prompts: list[str], labels: Sequence[tuple[str, int]]
+    ) -> list[_Cell]:
         """Generations for ``prompts`` with model ``spec``: stored ones, the rest generated."""
         global generation_count
         identity = self.identity(spec)
@@ -216,26 +233,34 @@ class _Session:
         found = self.cache.get_many(sorted(set(keys)))
         before = set(found)
         misses: dict[str, str] = {}
-        for key, prompt in zip(keys, prompts, strict=True):
+        label_of: dict[str, tuple[str, int]] = {}
+        for key, prompt, label in zip(keys, prompts, labels, strict=True):
             if key not in found and key not in misses:
                 misses[key] = prompt
+                label_of[key] = label
         if misses:
             todo = list(misses.values())
             if self.stream is not None and len(todo) == 1:
-                fresh = [_stream_one(spec, todo[0], self.params, self.stream, self.track)]
+                start = time.time_ns()
+                fresh = [_stream_one(spec, todo[0], self.params, self.stream)]
             else:
-                fresh = _generate(spec, todo, self.params, self.track, self.progress)
+                start = time.time_ns()
+                fresh = _generate(spec, todo, self.params, self.progress)
+            for (key, prompt), gen in zip(misses.items(), fresh, strict=True):
+                end = start + max(int(gen.latency_s * 1e9), 1)
+                name, version = label_of[key]
+                self.fresh[key] = _Fresh(spec, prompt, gen, name, version, start, end)
             self.cache.put_many(
                 [(k, spec, p, g) for (k, p), g in zip(misses.items(), fresh, strict=True)]
             )
             found.update(zip(misses, fresh, strict=True))
             self.generated += len(todo)
             generation_count += len(todo)
-        return [_Cell(found[k], k in before) for k in keys]
+        return [_Cell(k, found[k], k in before) for k in keys]
 
 
 def _generate(
-    spec: str, prompts: list[str], params: GenerationParams, track: bool, progress: bool | None
+    spec: str, prompts: list[str], params: GenerationParams, progress: bool | None
 ) -> list[CachedGeneration]:
     from llmops_magics import models
 
@@ -250,18 +275,17 @@ def _generate(
         batch_size=p.batch_size,
         system=p.system,
         chat=p.chat,
-        track=track,
+        track=False,  # the caller traces the generations it keeps, then flushes once
         progress=progress,
     )
-    traces: list[str | None] = list(result.trace_ids) or [None] * len(prompts)
     return [
         CachedGeneration(
             result.texts[i],
             result.prompt_tokens[i],
             result.completion_tokens[i],
             result.latency_s[i],
-            traces[i],
-            result.run_id,
+            None,
+            None,
         )
         for i in range(len(prompts))
     ]
@@ -272,7 +296,6 @@ def _stream_one(
     prompt: str,
     params: GenerationParams,
     on_text: Callable[[str], None],
-    track: bool,
 ) -> CachedGeneration:
     """Generate one completion, calling ``on_text`` with the text so far as tokens arrive."""
     import threading
@@ -281,8 +304,8 @@ def _stream_one(
     from transformers import TextIteratorStreamer
 
     from llmops_magics.errors import GenerationError
-    from llmops_magics.models import GenerationResult, load
-    from llmops_magics.models._generate import _eos_ids, _render, _track
+    from llmops_magics.models import load
+    from llmops_magics.models._generate import _eos_ids, _render
 
     loaded = load(spec)
     tok, model = loaded.tokenizer, loaded.model
@@ -308,7 +331,7 @@ def _stream_one(
             box["error"] = exc
             streamer.end()
 
-    t0_ns, t0 = time.time_ns(), time.perf_counter()
+    t0 = time.perf_counter()
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     so_far = ""
@@ -318,28 +341,15 @@ def _stream_one(
     thread.join()
     if "error" in box:
         raise GenerationError(f"Generation failed: {box['error']}") from box["error"]
-    elapsed, t1_ns = time.perf_counter() - t0, time.time_ns()
+    elapsed = time.perf_counter() - t0
     ids = box["out"][0, enc["input_ids"].shape[1] :].tolist()
     eos = _eos_ids(loaded)
     stop = next((k for k, t in enumerate(ids) if t in eos), None)
     kept = ids if stop is None else ids[:stop]
     text = tok.decode(kept, skip_special_tokens=True).strip()
     on_text(text)
-    result = GenerationResult(
-        model=spec,
-        prompts=[prompt],
-        texts=[text],
-        prompt_tokens=[int(enc["input_ids"].shape[1])],
-        completion_tokens=[len(kept)],
-        latency_s=[elapsed],
-        finish_reasons=["length" if stop is None else "stop"],
-        params=params.to_dict(),
-        total_s=elapsed,
-    )
-    if track:
-        _track(result, loaded, [(t0_ns, t1_ns)])
-    trace = result.trace_ids[0] if result.trace_ids else None
-    return CachedGeneration(text, result.prompt_tokens[0], len(kept), elapsed, trace, result.run_id)
+    prompt_tokens = int(enc["input_ids"].shape[1])
+    return CachedGeneration(text, prompt_tokens, len(kept), elapsed, None, None)
 
 
 class _LiveText:
@@ -642,7 +652,7 @@ def run(
         for pv, t in zip(chosen, templates, strict=True):
             prompts = session.render(t, spec, (name,))
             jobs.extend((pv.version, i, p) for i, p in enumerate(prompts))
-        cells = session.cells(spec, [p for _, _, p in jobs])
+        cells = session.cells(spec, [p for _, _, p in jobs], [(name, v) for v, _, _ in jobs])
         used = {v: t.variables for v, t in zip([c.version for c in chosen], templates, strict=True)}
         for (version, i, prompt), cell in zip(jobs, cells, strict=True):
             g = cell.gen
@@ -663,6 +673,7 @@ def run(
                     "cached": cell.cached,
                     "trace_id": g.trace_id,
                     "generation_run_id": g.run_id,
+                    "_key": cell.key,
                 }
             )
     records.sort(key=lambda r: (r["example"], specs.index(r["model"]), r["version"]))
@@ -685,18 +696,62 @@ def run(
     )
     result.total_s = time.perf_counter() - started
     if track:
-        _log_prompt_run(result, chosen)
+        _log_prompt_run(result, chosen, session)
+    for r in records:
+        r.pop("_key")
     return result
 
 
-def _log_prompt_run(result: PromptRun, versions: list[PromptVersion]) -> None:
+def _trace_fresh(session: _Session, run_id: str, exp_id: str, mlflow: Any) -> dict[str, str]:
+    """One LLM span (its own trace) per generation this call made; returns key -> trace id."""
+    traces: dict[str, str] = {}
+    for key, f in session.fresh.items():
+        span = mlflow.start_span_no_context(
+            f.step,
+            span_type="LLM",
+            inputs={"prompt": f.prompt},
+            attributes={"model": f.spec, "prompt_uri": f"prompts:/{f.step}/{f.version}"}
+            | session.params.to_dict(),
+            tags={"llmops.model": f.spec, "llmops.run_id": run_id, "llmops.prompt": f.step},
+            experiment_id=exp_id,
+            start_time_ns=f.start_ns,
+        )
+        span.end(
+            outputs={"text": f.gen.output},
+            attributes={
+                "prompt_tokens": f.gen.prompt_tokens,
+                "completion_tokens": f.gen.completion_tokens,
+            },
+            end_time_ns=f.end_ns,
+        )
+        traces[key] = span.trace_id
+    return traces
+
+
+def _store_traces(session: _Session, traces: dict[str, str], run_id: str) -> None:
+    """Record in the cache which trace and run hold each new generation."""
+    import dataclasses
+
+    items = []
+    for key, f in session.fresh.items():
+        gen = dataclasses.replace(f.gen, trace_id=traces.get(key), run_id=run_id)
+        items.append((key, f.spec, f.prompt, gen))
+    session.cache.put_many(items)
+
+
+def _log_prompt_run(result: PromptRun, versions: list[PromptVersion], session: _Session) -> None:
     from llmops_magics import workspace
 
     ws = workspace.current()
     exp_id = workspace.experiment_id(workspace=ws)
     mlflow = workspace._mlflow()
-    frame = result.to_frame()
     with mlflow.start_run(experiment_id=exp_id, run_name=f"prompt {result.name}") as active:
+        run_id = active.info.run_id
+        traces = _trace_fresh(session, run_id, exp_id, mlflow)
+        for r in result.records:
+            if r["_key"] in traces:
+                r["trace_id"], r["generation_run_id"] = traces[r["_key"]], run_id
+        frame = result.to_frame()
         mlflow.set_tags(
             {
                 "llmops.stage": "prompt",
@@ -735,7 +790,10 @@ def _log_prompt_run(result: PromptRun, versions: list[PromptVersion]) -> None:
                 client.link_prompt_version_to_run(active.info.run_id, pv.uri)
             except Exception:  # lineage is a bonus; the run itself is stored
                 mlflow.set_tag(f"llmops.prompt_uri.v{pv.version}", pv.uri)
-    result.run_id = active.info.run_id
+    # Traces are exported asynchronously; flush once so feedback can be attached at once.
+    mlflow.flush_trace_async_logging()
+    _store_traces(session, traces, run_id)
+    result.run_id = run_id
 
 
 def _metric_name(model: str) -> str:
@@ -833,6 +891,7 @@ def _log_chain(result: ChainRun, session: _Session, digest: str) -> None:
     title = " → ".join(result.steps)
     with mlflow.start_run(experiment_id=exp_id, run_name=f"chain {title}") as active:
         run_id = active.info.run_id
+        traces: dict[str, str] = {}
         mlflow.set_tags({"llmops.stage": "chain", "llmops.data_hash": digest})
         mlflow.log_params(
             {"steps": ",".join(result.steps), "models": ",".join(result.models)}
@@ -879,11 +938,14 @@ def _log_chain(result: ChainRun, session: _Session, digest: str) -> None:
                     end_time_ns=steps[-1].end_ns + 1,
                 )
                 ids.append(root.trace_id)
+                for s in steps:  # a new generation points at the first chain trace using it
+                    traces.setdefault(s.cells[i].key, root.trace_id)
             result.trace_ids[spec] = ids
         for r in result.records:
             r["trace_id"] = result.trace_ids[r["model"]][r["example"]]
         mlflow.log_text(result.to_frame().to_json(orient="records", lines=True), "chain_run.jsonl")
     mlflow.flush_trace_async_logging()
+    _store_traces(session, {k: v for k, v in traces.items() if k in session.fresh}, run_id)
     result.run_id = run_id
 
 
