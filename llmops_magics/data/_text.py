@@ -349,12 +349,22 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+#: Python re checks for the kinds RE2 cannot pin down alone (lookarounds, checksums)
+_PY_PATTERNS: dict[str, str] = {
+    "card": PII_PATTERNS["card"],
+    # not part of a longer run of digit groups (a card-like number that failed Luhn)
+    "phone": r"(?<![\d-])(?<!\d[ .])" + PII_PATTERNS["phone"] + r"(?![ .-]?\d)",
+}
+
+
 def pii_scan(arr: Any, *, redact: bool = False) -> tuple[dict[str, np.ndarray], Any]:
     """Count PII matches per text and kind; optionally replace them with placeholders.
 
     Kinds are scanned in :data:`PII_PATTERNS` order and each kind's matches are masked before the
-    next is counted, so one string is counted once. Card-like numbers count only when they pass
-    the Luhn checksum. Returns ``({kind: counts per text}, text with matches replaced)``.
+    next is counted, so one string is counted once. RE2 finds candidates for the whole column;
+    card-like numbers then count only when they pass the Luhn checksum, and phone numbers only
+    when they are not part of a longer run of digit groups (checked in Python, only on the few
+    texts with a candidate). Returns ``({kind: counts per text}, text with matches replaced)``.
     """
     import re
 
@@ -367,18 +377,18 @@ def pii_scan(arr: Any, *, redact: bool = False) -> tuple[dict[str, np.ndarray], 
     for kind, pattern in PII_PATTERNS.items():
         found = np.array(pc.count_substring_regex(current, pattern), dtype=np.int64)
         placeholder = PII_PLACEHOLDERS[kind]
-        if kind == "card" and found.any():
-            # Luhn needs the digits: check only the few texts with a candidate, in Python.
-            rx = re.compile(pattern)
+        if kind in _PY_PATTERNS and found.any():
+            rx = re.compile(_PY_PATTERNS[kind])
+            check = luhn_ok if kind == "card" else (lambda m: True)
             rows = np.flatnonzero(found)
             values = current.take(pa.array(rows)).to_pylist()
+
+            def mask(m: re.Match[str], placeholder: str = placeholder, check: Any = check) -> str:
+                return placeholder if check(m.group()) else m.group()
+
             fixed = []
-
-            def mask(m: re.Match[str], placeholder: str = placeholder) -> str:
-                return placeholder if luhn_ok(m.group()) else m.group()
-
             for i, text in zip(rows, values, strict=True):
-                found[i] = sum(1 for m in rx.findall(text) if luhn_ok(m))
+                found[i] = sum(1 for m in rx.finditer(text) if check(m.group()))
                 fixed.append(rx.sub(mask, text))
             if found.any():
                 py = current.to_pylist()
