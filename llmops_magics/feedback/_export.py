@@ -123,7 +123,11 @@ def dpo_pairs(ratings: pd.DataFrame, *, min_margin: float = 1.0) -> pd.DataFrame
 def sft_pairs(ratings: pd.DataFrame, *, min_stars: float = 4.0) -> pd.DataFrame:
     """Highly rated ``prompt, response`` pairs with lineage columns.
 
-    An output qualifies when its mean stars reach ``min_stars`` or most of its thumbs are up.
+    ``completion`` repeats ``response``: TRL's ``SFTTrainer`` reads prompt/completion,
+    ``%llmops finetune --prompt-col prompt --response-col response`` reads the other.
+
+    An output qualifies when every kind of rating it has is positive: its mean stars reach
+    ``min_stars`` and most of its thumbs are up.
     """
     import pandas as pd
 
@@ -132,21 +136,23 @@ def sft_pairs(ratings: pd.DataFrame, *, min_stars: float = 4.0) -> pd.DataFrame:
     for (prompt, output), group in single.groupby(["prompt", "output"], sort=False):
         stars = group[group["mode"] == "stars"]["value"].astype(float)
         thumbs = Counter(group[group["mode"] == "thumbs"]["value"])
-        good = (not stars.empty and stars.mean() >= min_stars) or (
-            sum(thumbs.values()) > 0 and thumbs["up"] > thumbs["down"]
+        # Every signal present must be positive: a thumbs-up does not redeem a one-star output.
+        good = (stars.empty or stars.mean() >= min_stars) and (
+            sum(thumbs.values()) == 0 or thumbs["up"] > thumbs["down"]
         )
         if good and str(output).strip():
             rows.append(
                 {
                     "prompt": prompt,
                     "response": output,
+                    "completion": output,
                     "mean_stars": round(float(stars.mean()), 4) if not stars.empty else None,
                     "thumbs_up": thumbs["up"],
                     "thumbs_down": thumbs["down"],
                     **_lists(group),
                 }
             )
-    cols = ["prompt", "response", "mean_stars", "thumbs_up", "thumbs_down"]
+    cols = ["prompt", "response", "completion", "mean_stars", "thumbs_up", "thumbs_down"]
     return pd.DataFrame(rows, columns=[*cols, "trace_ids", "assessment_ids", "raters"])
 
 
