@@ -291,6 +291,27 @@ def _unescape(arr: Any) -> Any:
     return pa.array(py, type=arr.type)
 
 
+def _normalize(arr: Any, form: str) -> Any:
+    """Unicode normalisation with Python's unicodedata, on the non-ASCII texts only.
+
+    ASCII text is the same in every form, so most rows are skipped; pyarrow's own
+    ``utf8_normalize`` is not used because it leaves NFKC output decomposed (pyarrow 25).
+    """
+    import unicodedata
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(~np.asarray(pc.string_is_ascii(arr), dtype=bool))
+    if len(rows) == 0:
+        return arr
+    py = arr.to_pylist()
+    for i in rows:
+        py[i] = unicodedata.normalize(form, py[i])  # type: ignore[arg-type]
+    return pa.array(py, type=arr.type)
+
+
 def _map_words(arr: Any, fn: Any) -> Any:
     """Apply ``fn`` to each distinct whitespace-separated word; ``None`` drops the word."""
     import numpy as np
@@ -330,7 +351,7 @@ def _clean(values: pd.Series, recipe: Recipe) -> Any:
 
     arr = T.arrow_text(values)
     if recipe.normalize:
-        arr = pc.utf8_normalize(arr, recipe.normalize)
+        arr = _normalize(arr, recipe.normalize)
     if recipe.strip_html:
         arr = pc.replace_substring_regex(arr, r"</?[A-Za-z!][^<>]*>", " ")
         arr = _unescape(arr)
