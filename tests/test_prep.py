@@ -26,9 +26,9 @@ def texts(result: PreparedDataset, column: str = "text") -> list[str]:
 
 
 def test_unicode_html_whitespace_and_lowercase() -> None:
-    df = pd.DataFrame(
-        {"text": ["<p>Caf\u00e9 &amp; \ufb01sh</p>", "Ｆｕｌｌ   width\n\tspaces ", "<br/>Plain"]}
-    )
+    full_width = "\uff26\uff55\uff4c\uff4c"  # "Full" in full-width letters
+    raw = ["<p>Caf\u00e9 &amp; \ufb01sh</p>", full_width + "   width\n\tspaces ", "<br/>Plain"]
+    df = pd.DataFrame({"text": raw})
     assert texts(prep(df)) == ["Café & fish", "Full width spaces", "Plain"]
     assert texts(prep(df, lowercase=True)) == ["café & fish", "full width spaces", "plain"]
     kept = prep(df, normalize=None, strip_html=False, collapse_whitespace=False)
