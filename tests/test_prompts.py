@@ -258,7 +258,7 @@ def test_stream_one_shows_text_as_it_grows(tiny_model, workspace):
     assert len(set(seen)) > 1  # it grew: several different partial texts were shown
 
 
-def test_single_example_run_streams_into_a_display_handle(name, tiny_model, workspace):
+def test_single_example_run_streams_into_a_display_handle(name, tiny_model, ip):
     from IPython.utils.capture import capture_output
 
     with capture_output() as captured:
