@@ -130,6 +130,10 @@ class PipelineResult(Result):
                 f"  {s.name:<16} {s.state:<8} {s.duration_s:7.1f} s  {s.html or s.notebook}"
                 + (f"  [{metrics}]" if metrics else "")
             )
+        for s in self.stages:
+            for key, value in s.outputs.items():
+                if key.endswith("_path") and value:
+                    lines.append(f"  {s.name}.{key}: {value}")
         if self.tracking_uri and self.run_id:
             lines.append(f"  MLflow: {self.tracking_uri} (run {self.run_id})")
         return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""The shipped template notebooks: papermill contracts, and a real pipeline on the tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from llmops_magics import pipelines
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = ["eda", "evaluate", "feedback_report", "finetune", "prep", "sweep"]
+
+
+def test_every_stage_has_a_template():
+    assert pipelines.template_names() == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_template_is_a_papermill_contract(name):
+    import papermill
+
+    path = pipelines.template_path(name)
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    declared = papermill.inspect_notebook(str(path))
+    # every assignment in the parameters cell is a declared parameter (papermill skips lines
+    # it cannot parse, which would make a parameter impossible to set)
+    assigned = [
+        ln.split("=")[0].strip()
+        for ln in tagged[0].source.splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    assert list(declared) == assigned
+    info = pipelines.describe_template(path, name)
+    assert info.description and info.outputs
+    assert all(p["help"] for p in declared.values()), "every parameter says what it is"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "record_outputs(" in nb.cells[-1].source
+    for output in info.outputs:
+        assert f"{output}=" in code
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # shipped clean
+
+
+def test_templates_listing():
+    listing = pipelines.templates()
+    frame = listing.to_frame()
+    assert frame["template"].tolist() == NAMES
+    assert "lr=2e-4" in frame.set_index("template").loc["finetune", "parameters"]
+    assert "model_spec" in listing["finetune"].outputs
+    assert "%llmops template copy NAME" in repr(listing)
+
+
+def test_demo_pipeline_is_valid():
+    demo = pipelines.load_pipeline(ROOT / "pipelines" / "demo.yaml")
+    assert demo.order == ["eda", "prep", "finetune", "evaluate", "feedback_report"]
+    assert demo.stages["evaluate"].inputs == {
+        "model": ("finetune", "model_spec"),
+        "baseline": ("finetune", "base_model"),
+        "data_hash": ("prep", "test_hash"),
+    }
+    assert demo.stages["finetune"].params["model"] == "smollm2"
+
+
+def test_the_stage_templates_run_as_a_pipeline(tmp_path, fresh_workspace, tiny_model):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(
+        (ROOT / "pipelines" / "demo.yaml")
+        .read_text()
+        .replace("model: smollm2", f"model: {tiny_model}")
+    )
+    small = {
+        "eda.limit": 60,
+        "finetune.max_steps": 2,
+        "finetune.batch_size": 2,
+        "finetune.eval_steps": 1,
+        "finetune.max_rows": 8,
+        "evaluate.max_rows": 3,
+        "evaluate.max_new_tokens": 4,
+        "evaluate.bootstrap": 10,
+    }
+    result = pipelines.run_pipeline(spec, params=small, progress=False, log=lambda m: None)
+    assert result.executed == ["eda", "prep", "finetune", "evaluate", "feedback_report"]
+    out = result.outputs
+    assert out["eda"]["rows"] == 60
+    stored = pipelines.load_data(out["eda"]["data_hash"])
+    assert len(stored) == 60 and list(stored.columns[:2]) == ["question", "answer"]
+    train = pipelines.load_data(out["prep"]["train_hash"])
+    assert 0 < len(train) < 60 and result.metrics["prep.train_rows"] == len(train)
+    assert out["finetune"]["model_spec"] == f"run:{out['finetune']['run_id']}"
+    assert result.metrics["finetune.steps"] == 2
+    comparison = pd.read_csv(out["evaluate"]["comparison_path"])
+    assert set(comparison["role"]) == {"model", "baseline"}
+    assert "evaluate.chrf" in result.metrics and "evaluate.chrf_delta" in result.metrics
+    assert out["feedback_report"]["ratings"] == 0
+    assert json.loads(Path(out["feedback_report"]["report_path"]).read_text()) is not None
+    # lineage: the fine-tune run points back at this pipeline run
+    import mlflow
+
+    run = mlflow.MlflowClient().get_run(out["finetune"]["run_id"])
+    assert run.data.tags["llmops.pipeline.run_id"] == result.run_id
+    # run again: every stage from the cache, same outputs
+    again = pipelines.run_pipeline(spec, params=small, progress=False, log=lambda m: None)
+    assert again.cached == result.executed and again.outputs == result.outputs
+
+
+def test_sweep_template_runs(tmp_path, fresh_workspace, tiny_model):
+    frame = pd.DataFrame(
+        {
+            "question": [f"What is {i} plus one?" for i in range(12)],
+            "answer": [f"It is {i + 1}." for i in range(12)],
+        }
+    )
+    data_hash = pipelines.save_data(frame)
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        "name: sweep\nstages:\n  sweep:\n    params:\n"
+        f"      model: '{tiny_model}'\n      train_hash: '{data_hash}'\n"
+        "      trials: 2\n      max_steps: 1\n"
+    )
+    result = pipelines.run_pipeline(spec, progress=False, log=lambda m: None)
+    out = result.outputs["sweep"]
+    assert out["model_spec"].startswith("run:") and set(out["best_params"]) == {"lr", "lora_r"}
+    assert result.metrics["sweep.best_eval_loss"] > 0
