@@ -68,3 +68,25 @@ def test_grid_layout_without_reference(workspace, tiny_model, df):
     assert f"{mean:.2f} s" in footer
     with pytest.raises(ValueError, match="show"):
         grid.set_show("everything")
+
+
+def test_means_and_plot(workspace, tiny_model, df):
+    out = prompts.run(
+        "grid_c",
+        "{{ question }}",
+        df,
+        models=[str(tiny_model)],
+        max_new_tokens=3,
+        reference="answer",
+        track=False,
+    )
+    means = out.means()
+    frame = out.to_frame()
+    assert means["column"].tolist() == [str(tiny_model)]
+    assert means["rougeL"][0] == pytest.approx(frame["rougeL"].mean())
+    assert means["latency_s"][0] == pytest.approx(frame["latency_s"].mean())
+    fig = out.plot()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["ROUGE-L F", "BLEU", "latency (s)", "tokens generated"]
+    bar = fig.axes[0].patches[0]
+    assert bar.get_width() == pytest.approx(means["rougeL"][0])

@@ -324,7 +324,7 @@ def test_missing_version_and_prompt(name, tiny_model):
 
 def test_magic_usage_errors(ip, name, tiny_model, df):
     ip.user_ns["df"] = df
-    with pytest.raises(UsageError, match="cell is empty"):
+    with pytest.raises(prompts.PromptNotFoundError, match="Create it with a %%llmops prompt"):
         ip.run_cell_magic("llmops", f"prompt {name} --model {tiny_model}", "  \n")
     with pytest.raises(UsageError, match="--versions"):
         ip.run_line_magic("llmops", f"prompt {name} --versions 1,x")

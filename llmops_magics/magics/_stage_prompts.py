@@ -92,13 +92,10 @@ def _prompt(args: argparse.Namespace, ctx: Context) -> Any:
 
     if ctx.cell is not None and ctx.cell.strip() and args.template is not None:
         raise UsageProblem("give the template as the cell body or --template, not both")
+    # A blank body (or none: the line magic, the CLI without stdin) runs the stored latest
+    # version, or the --versions given.
     template = args.template if args.template is not None else ctx.cell
     versions = _versions(args.versions)
-    if (template is None or not template.strip()) and versions is None and ctx.cell is not None:
-        raise UsageProblem(
-            f"the cell is empty: write the template below %%llmops prompt {args.name}, "
-            "e.g. Answer briefly: {{ question }}"
-        )
     data = ctx.frame(args.data) if args.data is not None else None
     return prompts.run(
         args.name,

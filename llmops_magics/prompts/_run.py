@@ -461,6 +461,35 @@ class PromptRun(Result):
         order = [self.column_label(m, v) for v in self.versions for m in self.models]
         return table[order]
 
+    def means(self) -> pd.DataFrame:
+        """Per column (model, version): mean latency, tokens and, with a reference, scores."""
+        frame = self.to_frame()
+        metrics = ["latency_s", "tokens"] + (["bleu", "rougeL"] if self.reference else [])
+        for m in metrics:
+            frame[m] = frame[m].astype(float)
+        table = frame.groupby(["model", "version"], sort=False)[metrics].mean().reset_index()
+        pairs = zip(table["model"], table["version"], strict=True)
+        table.insert(0, "column", [self.column_label(m, v) for m, v in pairs])
+        return table
+
+    def plot(self) -> Any:
+        """Bar charts of :meth:`means`, one panel per measure (a matplotlib ``Figure``)."""
+        from matplotlib.figure import Figure
+
+        table = self.means()
+        measures = [c for c in ("rougeL", "bleu", "latency_s", "tokens") if c in table]
+        titles = {"rougeL": "ROUGE-L F", "bleu": "BLEU", "latency_s": "latency (s)"}
+        fig = Figure(figsize=(3.2 * len(measures), 2.8 + 0.15 * len(table)), layout="constrained")
+        axes = fig.subplots(1, len(measures), squeeze=False)[0]
+        for ax, measure in zip(axes, measures, strict=True):
+            ax.barh(table["column"], table[measure], color="#4c78a8")
+            ax.set_title(titles.get(measure, "tokens generated"))
+            ax.invert_yaxis()
+            if ax is not axes[0]:
+                ax.set_yticklabels([])
+        fig.suptitle(f"prompt {self.name}: mean over {self.n_examples} example(s)")
+        return fig
+
     def _summary(self) -> str:
         versions = ", ".join(f"v{v}" for v in self.versions)
         saved = " (new version)" if self.created_version else ""
