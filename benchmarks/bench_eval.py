@@ -6,7 +6,8 @@
    llmops rouge_scores (cached stems, bit-parallel LCS, both cores); speed-up and identity.
 3. Perplexity over 512 texts: batched vs one text at a time; speed-up and agreement.
 
-Usage: python benchmarks/bench_eval.py [--repeat 3] [--tiny] [--skip-perplexity] [--json F]
+Usage: python benchmarks/bench_eval.py [--repeat 3] [--ppl-repeat 1] [--tiny] [--skip-perplexity]
+       [--json F]
 """
 
 from __future__ import annotations
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="perplexity on a tiny random model")
     parser.add_argument("--skip-perplexity", action="store_true")
     parser.add_argument("--batch-size", type=int, default=32, help="perplexity batch size")
+    parser.add_argument("--ppl-repeat", type=int, default=1, help="runs of the perplexity part")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = str(make_tiny_model(tempfile.mkdtemp() + "/tiny"))
         else:
             spec = "smollm2"
-        figures |= bench_perplexity(spec, args.repeat, args.batch_size)
+        figures |= bench_perplexity(spec, args.ppl_repeat, args.batch_size)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(figures, handle, indent=2)

@@ -227,7 +227,7 @@ def test_plot_and_html(workspace):
     assert "column good" in repr(result)
 
 
-def test_magics_eval_and_compare(ip, workspace):
+def test_magics_eval_and_compare(ip, workspace, tiny_model):
     ip.user_ns["df"] = _scored_frame(12)
     a = ip.run_line_magic(
         "llmops", "eval --data df --prediction-col good --metrics bleu,f1 --bootstrap 50 -o ev"
@@ -257,17 +257,8 @@ def test_magics_eval_and_compare(ip, workspace):
     with pytest.raises(EvaluationError, match="not an eval run"):
         from llmops_magics import models
 
-        gen = models.generate(["hi"], model=str(_tiny(ip)), max_new_tokens=2)
+        gen = models.generate(["hi"], model=str(tiny_model), max_new_tokens=2)
         ip.run_line_magic("llmops", f"compare {gen.run_id}")
-
-
-def _tiny(ip):
-    import tempfile
-    from pathlib import Path
-
-    from llmops_magics.testing import make_tiny_model
-
-    return make_tiny_model(Path(tempfile.mkdtemp()) / "tiny")
 
 
 def test_shipped_evaluate_modules_work_offline():

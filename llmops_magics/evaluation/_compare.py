@@ -66,8 +66,7 @@ class CompareResult(Result):
         import matplotlib.pyplot as plt
 
         names = list(metrics or dict.fromkeys(r["metric"] for r in self.rows))
-        fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 0.6, 2.8))
-        axes_list = list(axes.flat) if hasattr(axes, "flat") else [axes]
+        fig, axes_list = _grid(plt, len(names))
         for ax, name in zip(axes_list, names, strict=True):
             rows = [r for r in self.rows if r["metric"] == name]
             values = [r["score"] for r in rows]
@@ -96,6 +95,17 @@ class CompareResult(Result):
 
     def __repr__(self) -> str:
         return self._summary() + "\n" + self.table().to_string(index=False)
+
+
+def _grid(plt: Any, count: int) -> tuple[Any, list[Any]]:
+    """A figure with ``count`` panels, at most four per row (unused panels hidden)."""
+    cols = min(count, 4)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.4, 2.6 * rows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
 
 
 def compare(run_ids: Sequence[str] = (), *, limit: int = 10) -> CompareResult:

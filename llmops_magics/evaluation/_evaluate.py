@@ -146,8 +146,9 @@ class EvalResult(Result):
         import matplotlib.pyplot as plt
 
         names = list(metrics or self.metrics)
-        fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 0.6, 2.8))
-        axes_list = list(axes.flat) if hasattr(axes, "flat") else [axes]
+        from llmops_magics.evaluation._compare import _grid
+
+        fig, axes_list = _grid(plt, len(names))
         systems = list(dict.fromkeys(r["model"] for r in self.summary))
         for ax, name in zip(axes_list, names, strict=True):
             rows = [
@@ -324,8 +325,6 @@ def evaluate(
     track
         Log one MLflow run per model (and the generations with their traces).
     """
-    import numpy as np
-
     from llmops_magics import data as data_mod
     from llmops_magics import models as models_mod
     from llmops_magics.evaluation._bootstrap import Resampler
@@ -474,7 +473,6 @@ def evaluate(
             ),
         )
     result.total_s = time.perf_counter() - started
-    del np
     return result
 
 
@@ -756,7 +754,18 @@ def _load_baseline_run(run_id: str, references: list[Any], names: list[str]) -> 
             hint="--baseline takes a model spec or the run id of a past %llmops eval.",
         )
     try:
-        path = client.download_artifacts(run_id, "eval/stats.json")
+        import os
+
+        # mlflow draws a download progress bar for one small file; not in the user's cell
+        saved = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+        try:
+            path = client.download_artifacts(run_id, "eval/stats.json")
+        finally:
+            if saved is None:
+                os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+            else:
+                os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = saved
         with open(path) as handle:
             payload = json.load(handle)
     except Exception as exc:
