@@ -277,3 +277,17 @@ def test_shipped_evaluate_modules_work_offline():
     with pytest.raises(LookupError, match="Known evaluate modules: bleu"):
         evaluation.module_path("bleurt")
     assert json.loads(json.dumps(evaluation.metrics.names()))
+
+
+def test_cli_eval(tmp_path, workspace, capsys):
+    from llmops_magics.cli import main
+
+    csv = tmp_path / "qa.csv"
+    csv.write_text("question,answer,prediction\nCapital?,Paris,Paris\nSum?,four,five\n")
+    args = ["eval", "--data", str(csv), "--prediction-col", "prediction", "--no-track"]
+    assert main([*args, "--metrics", "exact_match,chrf", "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "exact_match  0.5" in out and "column prediction" in out
+    csv.write_text("question,answer,prediction\nCapital?,,Paris\nSum?,four,five\n")
+    assert main([*args, "--metrics", "exact_match"]) == 1
+    assert "1 missing value(s) (NaN) of 2 rows, at rows [0]" in capsys.readouterr().err
