@@ -65,15 +65,25 @@ def cpu_has_bf16() -> bool:
     return False
 
 
-def resolve_precision(precision: str) -> str:
-    """The precision a run uses: ``auto`` → bf16 where the hardware has it, else fp32."""
+#: below this hidden size, CPU bf16 autocast costs more in casts than it saves in matmuls
+BF16_MIN_HIDDEN = 256
+
+
+def resolve_precision(precision: str, *, hidden_size: int | None = None) -> str:
+    """The precision a run uses.
+
+    ``auto`` gives bf16 on a CUDA GPU that supports it (else fp16), and on a CPU with native
+    bf16 (AVX512-BF16 or AMX) for models with ``hidden_size`` of at least 256 — on toy models
+    the casts cost more than the faster matmuls save; fp32 everywhere else.
+    """
     import torch
 
     cuda = torch.cuda.is_available()
     if precision == "auto":
         if cuda:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if cpu_has_bf16() else "fp32"
+        big_enough = hidden_size is None or hidden_size >= BF16_MIN_HIDDEN
+        return "bf16" if cpu_has_bf16() and big_enough else "fp32"
     if precision == "fp16" and not cuda:
         raise FineTuneConfigError(
             "precision",
@@ -358,6 +368,7 @@ def _tracking_callback(
 
         def __init__(self) -> None:
             self.pending: list[Any] = []
+            self.ops: list[Any] = []
             self.last_flush = time.perf_counter()
             self.started = time.perf_counter()
             self.start_step = 0
@@ -375,11 +386,18 @@ def _tracking_callback(
             if interrupt.requested:
                 control.should_training_stop = True
 
-        def flush(self) -> None:
+        def flush(self, wait: bool = False) -> None:
+            # MLflow writes the batch on its own thread: a SQLite commit costs 10-100 ms,
+            # which would otherwise show in the step time
             if self.pending:
-                client.log_batch(run_id, metrics=self.pending, synchronous=True)
+                op = client.log_batch(run_id, metrics=self.pending, synchronous=False)
+                self.ops.append(op)
                 self.pending = []
             self.last_flush = time.perf_counter()
+            if wait:
+                for op in self.ops:
+                    op.wait()
+                self.ops = []
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             from mlflow.entities import Metric
@@ -412,7 +430,7 @@ def _tracking_callback(
             for key, value in [(k, row.get(k)) for k in keys] + list(extra.items()):
                 if value is not None and math.isfinite(float(value)):
                     self.pending.append(Metric(key, float(value), ms, step))
-            if "eval_loss" in row or now - self.last_flush > 2.0:
+            if "eval_loss" in row or now - self.last_flush > 10.0:
                 self.flush()
             monitor.update(row)
 
@@ -755,7 +773,7 @@ def _execute(
     from llmops_magics.widgets.training import monitor_for
 
     config = prepared.config
-    precision = resolve_precision(config.precision)
+    precision = resolve_precision(config.precision, hidden_size=_hidden_size(prepared.ref.path))
     client, exp_id, ws = _mlflow_client()
     hashes = {"training": data_hash(prepared.train_frame)}
     if prepared.eval_frame is not None:
@@ -848,7 +866,7 @@ def _execute(
         status = "interrupted"
         trainer._save_checkpoint(trainer.model, trial=None)
     except BaseException as exc:
-        tracking.flush()
+        tracking.flush(wait=True)
         client.set_tag(run_id, STATUS_TAG, "failed")
         client.set_terminated(run_id, status="FAILED")
         monitor.finish("failed", str(exc)[:200])
@@ -859,10 +877,18 @@ def _execute(
             ) from exc
         raise
     train_s = time.perf_counter() - started
-    tracking.flush()
+    tracking.flush(wait=True)
     return _finish(
         prepared, trainer, client, ws, run_id, root, history, status, precision, train_s, monitor
     )
+
+
+def _hidden_size(path: Path) -> int | None:
+    try:
+        value = json.loads((Path(path) / "config.json").read_text()).get("hidden_size")
+    except (OSError, ValueError):
+        return None
+    return int(value) if isinstance(value, int) else None
 
 
 def _planned_steps(config: FineTuneConfig, n_rows: int) -> int:
