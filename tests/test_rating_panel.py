@@ -69,6 +69,18 @@ def test_back_rerate_and_late_comment_replace_the_rating(workspace):
     assert len(history) == 3  # every click kept, the latest one wins
 
 
+def test_a_panel_keeps_rating_into_the_workspace_it_opened_in(workspace, tmp_path):
+    from llmops_magics import workspace as ws
+
+    rater = _rater()
+    panel = feedback.rate(_frame(2), rater=rater)
+    ws.use(tmp_path / "elsewhere")
+    ws.experiment_id()
+    panel.rate(2)  # still stored with its item's trace, in the first workspace
+    ws.use(workspace)
+    assert feedback.load_feedback(rater=rater)["value"].tolist() == [2]
+
+
 def test_skip_and_back_move_without_rating(workspace):
     panel = feedback.rate(_frame(3), rater=_rater())
     assert panel.next() == 1
@@ -174,6 +186,12 @@ def test_bad_sources_are_refused_before_anything_is_stored(fresh_workspace, call
     with pytest.raises(error, match=match):
         call()
     assert not (fresh_workspace / "mlflow.db").exists()  # nothing written, not even the store
+
+
+def test_a_trace_from_another_store_is_a_clear_error(workspace):
+    frame = _frame(2).assign(trace_id=["tr-0123456789abcdef0123456789abcdef", ""])
+    with pytest.raises(SourceError, match="row 0 is not in this workspace"):
+        feedback.rate(frame, rater=_rater())
 
 
 def test_bad_ratings_are_refused_and_nothing_is_written(workspace):

@@ -196,7 +196,7 @@ def ensure_traces(items: list[Item], *, progress: bool | None = None) -> None:
                 if len(it.outputs) == 1
                 else {"output_a": it.outputs[0], "output_b": it.outputs[1]}
             )
-            tags = {"llmops.kind": ITEM_KIND, "llmops.item_key": key}
+            tags = {"llmops.kind": ITEM_KIND, "llmops.item_key": key, "llmops.feedback": "true"}
             if it.model:
                 tags["llmops.model"] = it.model
             if it.source_traces:

@@ -68,6 +68,10 @@ class RatingSession:
                 self.swapped = {i for i in range(len(items)) if rng.random() < 0.5}
         self.ratings: dict[int, Rating] = {}
         self._pending_comment = ""
+        from llmops_magics import workspace
+
+        #: the store this session rates into (the workspace active when it opened)
+        self.tracking_uri = workspace.current().tracking_uri
         self._load_existing()
         self.position = self.first_unrated()
 
@@ -178,8 +182,9 @@ class RatingSession:
 
         from llmops_magics import workspace
 
-        workspace.experiment_id()
         mlflow = workspace._mlflow()
+        if mlflow.get_tracking_uri() != self.tracking_uri:  # the notebook switched workspace
+            workspace._point_mlflow(mlflow, self.tracking_uri)
         item = self.items[index]
         source = AssessmentSource(source_type="HUMAN", source_id=self.rater)
         meta = {
@@ -199,9 +204,6 @@ class RatingSession:
             meta["llmops.labels"] = ",".join(self.labels)
         previous = self.ratings.get(index)
         try:
-            # The tag first: a trace tagged but not yet rated is harmless, a rating that
-            # load_feedback cannot find is not.
-            _retry(lambda: mlflow.set_trace_tag(item.trace_id, RATED_TAG, "true"))
             if previous is None:
                 assessment = mlflow.log_feedback(
                     trace_id=item.trace_id,
@@ -263,6 +265,20 @@ class RatingSession:
         by_trace: dict[str, list[int]] = {}
         for i, it in enumerate(self.items):
             by_trace.setdefault(it.trace_id, []).append(i)
+        tagged = {t.info.trace_id for t in traces}
+        # Mark the items' traces now, once, so that each click is a single write.
+        for trace_id in sorted(set(by_trace) - tagged):
+            try:
+                _retry(lambda t=trace_id: mlflow.set_trace_tag(t, RATED_TAG, "true"))
+            except Exception as exc:
+                row = self.items[by_trace[trace_id][0]].index
+                raise SourceError(
+                    f"The trace {trace_id} of row {row} is not in this workspace's store "
+                    f"({ws.tracking_uri}).",
+                    rows=[row],
+                    hint="Rate in the workspace where the outputs were generated "
+                    "(%llmops workspace PATH), or drop the trace_id column to rate them afresh.",
+                ) from exc
         for trace in traces:
             indices = by_trace.get(trace.info.trace_id)
             if not indices:

@@ -23,7 +23,9 @@ __all__ = [
     "rating_name",
 ]
 
-RATED_TAG = "llmops.rated"
+#: traces that are items of a rating panel carry this tag (set when the panel opens, so a click
+#: costs one write); the feedback frame reads only these traces
+RATED_TAG = "llmops.feedback"
 _PREFIX = "llmops."
 _RATER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 _PAIRWISE = {"a": "a", "b": "b", "tie": "tie", "both_bad": "both_bad", "both bad": "both_bad"}

@@ -54,7 +54,8 @@ class MonitorPanel(w.VBox):
         return report
 
     def _safe_refresh(self) -> None:
-        self._errors.clear_output()
+        if self._errors.outputs:
+            self._errors.clear_output()
         try:
             self.refresh()
         except Exception as exc:

@@ -56,7 +56,11 @@ class RatingPanel(w.VBox):
         self.session = session
         self._header = w.HTML()
         self._prompt = w.HTML()
-        self._outputs = w.HBox()
+        n_out = 2 if session.mode == "pairwise" else 1
+        self._output_views = [
+            w.HTML(layout=w.Layout(flex="1 1 0", margin="0 4px")) for _ in range(n_out)
+        ]
+        self._outputs = w.HBox(self._output_views)
         self._buttons = [
             w.Button(description=text, tooltip=f"rate {value!r}")
             for text, value in _choices(session)
@@ -125,7 +129,8 @@ class RatingPanel(w.VBox):
     def _guard(self, action: Callable[[Any], Any]) -> Callable[[Any], None]:
         # Errors of a click show in the panel instead of vanishing in the kernel log.
         def run(button: Any) -> None:
-            self._errors.clear_output()
+            if self._errors.outputs:
+                self._errors.clear_output()
             self.last_error = ""
             try:
                 action(button)
@@ -149,13 +154,8 @@ class RatingPanel(w.VBox):
         self._prompt.value = f"<b>Prompt</b><div style='{_BOX}'>{html.escape(item.prompt)}</div>"
         shown = s.shown_outputs()
         names = ["A", "B"] if len(shown) == 2 else ["Output"]
-        self._outputs.children = [
-            w.HTML(
-                f"<b>{n}</b><div style='{_BOX}'>{html.escape(text)}</div>",
-                layout=w.Layout(flex="1 1 0", margin="0 4px"),
-            )
-            for n, text in zip(names, shown, strict=True)
-        ]
+        for view, name, text in zip(self._output_views, names, shown, strict=True):
+            view.value = f"<b>{name}</b><div style='{_BOX}'>{html.escape(text)}</div>"
         current = s.rating_of()
         value = current.value if current else None
         if current is not None and s.current_index in s.swapped and value in ("a", "b"):
