@@ -30,6 +30,7 @@ def _executions(tmp_path: Path) -> list[tuple[int, int, str]]:
     return [(int(pid), int(n), params) for pid, n, params in rows]
 
 
+@pytest.fixture(scope="module")
 def chat_frame():
     from llmops_magics import data
 
