@@ -397,12 +397,16 @@ def profile(
 
     # --- quality and lengths -----------------------------------------------------------------
     chars = np.asarray(pc.utf8_length(arr), dtype=np.int64)
-    stripped = np.asarray(pc.utf8_length(pc.utf8_trim_whitespace(arr)), dtype=np.int64)
-    words_ws = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(arr)), dtype=np.int64)
+    all_space = np.asarray(pc.utf8_is_space(arr), dtype=bool)  # non-empty and only whitespace
+    words = None if minimal else T.split_words(arr)
+    if words is not None:
+        words_ws = words.tokens
+    else:
+        words_ws = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(arr)), dtype=np.int64)
     is_text = col.is_text
     empty = is_text & (chars == 0)
-    blank = is_text & (chars > 0) & (stripped == 0)
-    valid = is_text & (stripped > 0)
+    blank = is_text & all_space
+    valid = is_text & (chars > 0) & ~all_space
     quality = {
         "rows": n,
         "missing": int(col.missing.sum()),
@@ -474,9 +478,7 @@ def profile(
     near_group = np.full(n, -1, np.int64)
     pii_counts: dict[str, np.ndarray] = {}
     pii_info: dict[str, dict[str, Any]] | None = None
-    words = None
-    if not minimal:
-        words = T.split_words(arr)
+    if words is not None:
         doc = words.doc
         total_words = len(words.ids)
         ascii_ok = np.asarray(pc.string_is_ascii(arr), dtype=bool)
