@@ -64,6 +64,7 @@ def test_demo_pipeline_is_valid():
         "data_hash": ("prep", "test_hash"),
     }
     assert demo.stages["finetune"].params["model"] == "smollm2"
+    assert demo.stages["feedback_report"].upstream == ["finetune", "evaluate"]
 
 
 def test_the_stage_templates_run_as_a_pipeline(tmp_path, fresh_workspace, tiny_model):

@@ -72,6 +72,9 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-track", action="store_true", help="do not record an MLflow run")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
+    p.add_argument(
+        "--log-output", action="store_true", help="also stream what each cell prints (stderr)"
+    )
 
 
 @command(
@@ -103,4 +106,5 @@ def _pipeline(args: argparse.Namespace, ctx: Context) -> Any:
         force=force,
         progress=not args.no_progress,
         track=not args.no_track,
+        log_output=args.log_output,
     )

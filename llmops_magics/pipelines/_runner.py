@@ -157,6 +157,27 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+@contextlib.contextmanager
+def _cell_output_logging(enabled: bool) -> Iterator[None]:
+    """papermill logs cell outputs at INFO on its logger: show them on stderr meanwhile."""
+    if not enabled:
+        yield
+        return
+    import logging
+
+    logger = logging.getLogger("papermill")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("    %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def _print(message: str) -> None:
     print(message, flush=True)
 
@@ -370,6 +391,7 @@ def run_pipeline(
     log: Log | None = None,
     track: bool = True,
     folder: str | os.PathLike[str] | None = None,
+    log_output: bool = False,
 ) -> PipelineResult:
     """Run a pipeline's stages in dependency order, reusing cached stages.
 
@@ -390,6 +412,8 @@ def run_pipeline(
     folder
         Where to put copies of this run's executed notebooks (default:
         ``<workspace>/pipelines/<name>/``).
+    log_output
+        Also stream what each cell prints (papermill's ``log_output``) to standard error.
 
     Raises
     ------
@@ -454,7 +478,10 @@ def run_pipeline(
                     outputs_file = scratch / "outputs.json"
                     try:
                         nb = nbformat.read(stage.notebook, as_version=4)
-                        with _environ({**kernel_env, OUTPUTS_ENV: str(outputs_file)}):
+                        with (
+                            _environ({**kernel_env, OUTPUTS_ENV: str(outputs_file)}),
+                            _cell_output_logging(log_output),
+                        ):
                             papermill.execute_notebook(
                                 nb,
                                 _escape_format(executed),
@@ -464,6 +491,7 @@ def run_pipeline(
                                 if progress
                                 else False,
                                 cwd=str(base),
+                                log_output=log_output,
                                 # the kernel's "running over TCP" start-up warning is noise here
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             )
