@@ -40,6 +40,11 @@ def _rate_args(p: argparse.ArgumentParser) -> None:
 def _rate(args: argparse.Namespace, ctx: Context) -> Any:
     from llmops_magics import feedback
 
+    if not ctx.namespace:
+        raise UsageProblem(
+            "rate opens a panel: run it in a notebook (%llmops rate DF); from a script use "
+            "llmops_magics.feedback.open_session(...).rate(value)"
+        )
     if args.labels and args.mode != "label":
         raise UsageProblem("--labels goes with --mode label")
     if args.outputs and args.mode != "pairwise":
