@@ -520,3 +520,25 @@ def test_smollm2_eval_loss_falls_on_chatterbot(fresh_workspace):
     assert evals_loss[-1] < evals_loss[0]
     assert result.status == "finished" and result.global_step == 12
     assert result.precision == finetune.resolve_precision("auto")
+
+
+def test_frontend_detection(monkeypatch):
+    import IPython
+
+    from llmops_magics.widgets import training
+
+    class KernelShell:
+        kernel = object()
+
+    monkeypatch.delenv("LLMOPS_PLAIN", raising=False)
+    monkeypatch.delenv("LLMOPS_STAGE_OUTPUTS", raising=False)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: KernelShell())
+    assert training.has_frontend()
+    assert isinstance(training.monitor_for(None), training.TrainingPanel)
+    monkeypatch.setenv("LLMOPS_PLAIN", "1")
+    assert not training.has_frontend()
+    monkeypatch.delenv("LLMOPS_PLAIN")
+    monkeypatch.setenv("LLMOPS_STAGE_OUTPUTS", "/tmp/x.json")  # a papermill pipeline stage
+    assert isinstance(training.monitor_for(None), training.PlainProgress)
+    assert isinstance(training.monitor_for("panel"), training.TrainingPanel)
+    assert type(training.monitor_for(False)).__name__ == "_Silent"

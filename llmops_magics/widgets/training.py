@@ -28,8 +28,14 @@ class TrainingMonitor(Protocol):
 
 
 def has_frontend() -> bool:
-    """Whether widgets can render live: an IPython kernel with a comm channel, not plain mode."""
+    """Whether widgets can render live: an IPython kernel with a comm channel, not plain mode.
+
+    ``LLMOPS_PLAIN=1`` forces plain lines; so does ``LLMOPS_STAGE_OUTPUTS``, which the pipeline
+    runner sets for the papermill kernels it starts (no one watches those cells live).
+    """
     if os.environ.get("LLMOPS_PLAIN", "").strip() not in ("", "0"):
+        return False
+    if os.environ.get("LLMOPS_STAGE_OUTPUTS"):
         return False
     try:
         from IPython import get_ipython
