@@ -819,9 +819,11 @@ def _log_prompt_run(result: PromptRun, versions: list[PromptVersion], session: _
                 client.link_prompt_version_to_run(active.info.run_id, pv.uri)
             except Exception:  # lineage is a bonus; the run itself is stored
                 mlflow.set_tag(f"llmops.prompt_uri.v{pv.version}", pv.uri)
-    # Traces are exported asynchronously; flush once so feedback can be attached at once.
-    mlflow.flush_trace_async_logging()
-    _store_traces(session, traces, run_id)
+    if traces:
+        # Traces are exported asynchronously; flush once so feedback can be attached at once
+        # (a flush costs up to a second, so a fully cached re-run skips it).
+        mlflow.flush_trace_async_logging()
+        _store_traces(session, traces, run_id)
     result.run_id = run_id
 
 
