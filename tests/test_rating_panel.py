@@ -81,6 +81,16 @@ def test_a_panel_keeps_rating_into_the_workspace_it_opened_in(workspace, tmp_pat
     assert feedback.load_feedback(rater=rater)["value"].tolist() == [2]
 
 
+def test_duplicate_rows_share_one_trace_and_one_rating(workspace):
+    tag = uuid.uuid4().hex[:6]
+    frame = pd.DataFrame({"prompt": [tag, tag, "other " + tag], "output": ["x", "x", "y"]})
+    panel = feedback.rate(frame, rater=_rater())
+    traces = [it.trace_id for it in panel.session.items]
+    assert traces[0] == traces[1] != traces[2]
+    panel.rate(3)
+    assert panel.n_rated == 2 and panel.position == 2
+
+
 def test_skip_and_back_move_without_rating(workspace):
     panel = feedback.rate(_frame(3), rater=_rater())
     assert panel.next() == 1
@@ -277,3 +287,21 @@ def test_rate_magic_usage_errors(ip):
         ip.run_line_magic("llmops", 'rate df --rater "a b"')
     with pytest.raises(FeedbackError):
         ip.run_line_magic("llmops", "feedback --since yesterday-ish")
+
+
+def test_item_traces_are_made_in_flushed_chunks(workspace, monkeypatch):
+    # MLflow drops traces past its export queue's 1000 tasks; items are flushed in chunks
+    from llmops_magics.feedback import _items
+
+    monkeypatch.setattr(_items, "_CHUNK", 3)
+    panel = feedback.rate(_frame(8), rater=_rater())
+    traces = [it.trace_id for it in panel.session.items]
+    assert len(set(traces)) == 8
+    mlflow = workspace_mod()._mlflow()
+    assert all(mlflow.get_trace(t) is not None for t in traces)
+
+
+def workspace_mod():
+    from llmops_magics import workspace as ws
+
+    return ws

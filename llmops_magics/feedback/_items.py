@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmops_magics.feedback._errors import SourceError
+from llmops_magics.feedback._errors import FeedbackError, SourceError
 
 __all__ = ["MODES", "Item", "ensure_traces", "items_from_source"]
 
@@ -184,36 +184,66 @@ def ensure_traces(items: list[Item], *, progress: bool | None = None) -> None:
     # a second set (its ratings would then miss this rater's resume point).
     with ws.lock("feedback-items"):
         known = _item_traces(mlflow, exp_id)
-        made = False
         show = len(missing) > 20 if progress is None else progress
-        for it in tqdm(missing, desc="preparing items", disable=not show):
-            key = it.key
-            if key in known:
-                it.trace_id = known[key]
-                continue
-            outputs: dict[str, Any] = (
-                {"text": it.outputs[0]}
-                if len(it.outputs) == 1
-                else {"output_a": it.outputs[0], "output_b": it.outputs[1]}
-            )
-            tags = {"llmops.kind": ITEM_KIND, "llmops.item_key": key, "llmops.feedback": "true"}
-            if it.model:
-                tags["llmops.model"] = it.model
-            if it.source_traces:
-                tags["llmops.source_traces"] = ",".join(it.source_traces)
-            span = mlflow.start_span_no_context(
-                "feedback_item",
-                span_type="UNKNOWN",
-                inputs={"prompt": it.prompt},
-                tags=tags,
-                experiment_id=exp_id,
-            )
-            span.end(outputs=outputs)
-            it.trace_id = known[key] = span.trace_id
-            made = True
-        if made:
-            # Spans are exported asynchronously; feedback needs the trace in the store.
+        bar = tqdm(total=len(missing), desc="preparing items", disable=not show)
+        todo = missing
+        for attempt in range(3):
+            made: list[Item] = []
+            pending: set[str] = set()  # rows with the same content share one trace
+            for it in todo:
+                if it.key in known:
+                    it.trace_id = known[it.key]
+                else:
+                    made.append(it)
+                    if it.key not in pending:
+                        pending.add(it.key)
+                        _make_trace(mlflow, exp_id, it)
+                        # MLflow's export queue holds 1000 tasks (2 per trace) and drops what
+                        # does not fit: flush in chunks.
+                        if len(pending) % _CHUNK == 0:
+                            mlflow.flush_trace_async_logging()
+                if attempt == 0:
+                    bar.update(1)
+            if not made:
+                break
             mlflow.flush_trace_async_logging()
+            known = _item_traces(mlflow, exp_id)
+            todo = [it for it in made if it.key not in known]
+            for it in made:
+                it.trace_id = known.get(it.key, "")
+            if not todo:
+                break
+        bar.close()
+        lost = [it.index for it in missing if not it.trace_id]
+        if lost:
+            raise FeedbackError(
+                f"Could not store traces for {len(lost)} item(s), e.g. rows {lost[:10]}.",
+                hint="Check the workspace store (%llmops workspace) and open the panel again.",
+            )
+
+
+_CHUNK = 200
+
+
+def _make_trace(mlflow: Any, exp_id: str, it: Item) -> None:
+    outputs: dict[str, Any] = (
+        {"text": it.outputs[0]}
+        if len(it.outputs) == 1
+        else {"output_a": it.outputs[0], "output_b": it.outputs[1]}
+    )
+    tags = {"llmops.kind": ITEM_KIND, "llmops.item_key": it.key, "llmops.feedback": "true"}
+    if it.model:
+        tags["llmops.model"] = it.model
+    if it.source_traces:
+        tags["llmops.source_traces"] = ",".join(it.source_traces)
+    span = mlflow.start_span_no_context(
+        "feedback_item",
+        span_type="UNKNOWN",
+        inputs={"prompt": it.prompt},
+        tags=tags,
+        experiment_id=exp_id,
+    )
+    span.end(outputs=outputs)
 
 
 def _item_traces(mlflow: Any, exp_id: str) -> dict[str, str]:

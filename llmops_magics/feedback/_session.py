@@ -237,7 +237,12 @@ class RatingSession:
             trace_id=item.trace_id,
             time_ms=int(assessment.create_time_ms or time.time() * 1000),
         )
-        self.ratings[index] = rating
+        # Rows with the same content share one trace: a rating of one is a rating of all, as
+        # a reopened panel would see it.
+        key = (item.trace_id, item.key)
+        for j, other in enumerate(self.items):
+            if (other.trace_id, other.key) == key:
+                self.ratings[j] = rating
         return rating
 
     def _advance(self) -> None:
