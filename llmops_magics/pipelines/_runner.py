@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -182,10 +184,20 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-def _to_html(notebook: Path, target: Path) -> None:
+_html_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter() -> Any:
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_filename(str(notebook))
+    # One exporter for the process: building one loads its templates (most of the cost).
+    return HTMLExporter()
+
+
+def _to_html(notebook: Path, target: Path) -> None:
+    with _html_lock:
+        body, _ = _exporter().from_filename(str(notebook))
     tmp = target.with_suffix(".html.partial")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, target)
