@@ -148,6 +148,10 @@ def test_export_with_nothing_to_export_writes_nothing(fresh_workspace, tmp_path)
     with pytest.raises(FeedbackError, match="Nothing to export as sft"):
         feedback.export("sft", path)
     assert path.read_text() == "old content\n"  # the earlier file is untouched
+    with pytest.raises(FeedbackError, match="min_stars"):
+        feedback.export("sft", path, min_stars=6)
+    with pytest.raises(FeedbackError, match="min_margin"):
+        feedback.export("dpo", path, min_margin=0)
     with pytest.raises(FeedbackError, match="Unknown export format"):
         feedback.export("ppo", path)
     with pytest.raises(FeedbackError, match="does not exist"):

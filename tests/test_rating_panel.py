@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from llmops_magics import feedback, workspace
+from llmops_magics import workspace as ws_mod
 from llmops_magics.feedback import FeedbackError, RaterNameError, RatingError, SourceError
 
 
@@ -297,11 +298,5 @@ def test_item_traces_are_made_in_flushed_chunks(workspace, monkeypatch):
     panel = feedback.rate(_frame(8), rater=_rater())
     traces = [it.trace_id for it in panel.session.items]
     assert len(set(traces)) == 8
-    mlflow = workspace_mod()._mlflow()
+    mlflow = ws_mod._mlflow()
     assert all(mlflow.get_trace(t) is not None for t in traces)
-
-
-def workspace_mod():
-    from llmops_magics import workspace as ws
-
-    return ws

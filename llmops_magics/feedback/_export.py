@@ -179,6 +179,12 @@ def export(
     """
     if kind not in KINDS:
         raise FeedbackError(f"Unknown export format {kind!r}.", hint="Use dpo or sft.")
+    if not 1 <= min_stars <= 5:
+        raise FeedbackError(f"min_stars={min_stars!r} is out of range.", hint="Give 1 to 5.")
+    if not 0 < min_margin <= 4:
+        raise FeedbackError(
+            f"min_margin={min_margin!r} is out of range.", hint="Give more than 0, at most 4."
+        )
     target = Path(path).expanduser()
     if target.is_dir():
         raise FeedbackError(

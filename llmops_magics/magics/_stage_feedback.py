@@ -80,10 +80,18 @@ def _feedback_args(p: argparse.ArgumentParser) -> None:
         help="write dpo (prompt/chosen/rejected) or sft (prompt/response) JSONL to PATH",
     )
     p.add_argument(
-        "--min-stars", type=float, default=4.0, help="sft: mean stars to count as good (4)"
+        "--min-stars",
+        type=float,
+        default=4.0,
+        metavar="N",
+        help="sft: mean stars to count as good (4)",
     )
     p.add_argument(
-        "--min-margin", type=float, default=1.0, help="dpo from stars: least difference (1)"
+        "--min-margin",
+        type=float,
+        default=1.0,
+        metavar="D",
+        help="dpo from stars: least difference in mean stars (1)",
     )
 
 
