@@ -196,6 +196,8 @@ def test_bad_input(tiny_model, tmp_path, workspace):
         evaluate(df[["prompt", "good"]], prediction_col="good")
     with pytest.raises(DataError, match="non-text values.*macro_f1"):
         evaluate(df.assign(answer=range(6)), prediction_col="good", metrics="bleu")
+    with pytest.raises(EvaluationError, match="Leave out --prediction-col"):
+        evaluate(df, prediction_col="good", counterfactual="he:she")
     with pytest.raises(EvaluationError, match="bootstrap=1"):
         evaluate(df, prediction_col="good", bootstrap=1)
     (tmp_path / "noweights").mkdir()

@@ -377,6 +377,11 @@ def evaluate(
         )
     for spec in [*specs, *([baseline] if baseline and not _is_run_id(baseline) else [])]:
         models_mod.resolve(spec)  # fails now, before any work, for a spec with no weights
+    if counterfactual is not None and prediction_col is not None:
+        raise EvaluationError(
+            "The bias probe compares the model's own answers on original and swapped inputs.",
+            hint="Leave out --prediction-col so that the model generates both sets.",
+        )
     if counterfactual is not None and not specs:
         raise EvaluationError(
             "The bias probe needs --model: it generates answers for the swapped inputs."

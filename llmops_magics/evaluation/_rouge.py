@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,8 +116,8 @@ def _score_chunk(args: tuple[tuple[str, ...], bool, list[str], list[str]]) -> li
 def _workers(n: int, processes: int | None) -> int:
     if processes is not None:
         return max(1, processes)
-    if n < _PARALLEL_MIN:
-        return 1
+    if n < _PARALLEL_MIN or sys.platform != "linux":
+        return 1  # fork is only safe and cheap on Linux; elsewhere one process
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cores or 1, 8))
 
