@@ -166,11 +166,22 @@ def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) 
         case nothing is created.
     """
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RDBStorage
+
+    try:  # Optuna >= 4.9 names it this way; older versions only have the deprecated name
+        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+
+        callback_arg = "heartbeat_stale_trial_callback"
+    except ImportError:  # pragma: no cover - Optuna < 4.9
+        from optuna.storages import RetryFailedTrialCallback as Retry
+
+        callback_arg = "failed_trial_callback"
 
     url = _with_driver(url or default_storage_url())
     engine_kwargs = _check_reachable(url)
     beat = heartbeat or Heartbeat()
+    with _quiet():  # the retry callback is "experimental" in Optuna (since 2.8)
+        callback: dict[str, Any] = {callback_arg: Retry(max_retry=beat.max_retry)}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with _quiet():
@@ -179,9 +190,7 @@ def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) 
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=beat.interval,
                 grace_period=beat.grace,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=beat.max_retry
-                ),
+                **callback,
             )
     except Exception as exc:
         raise StorageError(
