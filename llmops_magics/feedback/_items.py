@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class Item:
     #: the traces the outputs came from, when the item's own trace was made for rating
     source_traces: list[str] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """A content hash: the same prompt and outputs are the same item in every process."""
         blob = json.dumps([self.prompt, self.outputs], ensure_ascii=False)

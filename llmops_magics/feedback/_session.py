@@ -72,6 +72,9 @@ class RatingSession:
 
         #: the store this session rates into (the workspace active when it opened)
         self.tracking_uri = workspace.current().tracking_uri
+        self._same: dict[tuple[str, str], list[int]] = {}
+        for i, it in enumerate(items):
+            self._same.setdefault((it.trace_id, it.key), []).append(i)
         self._load_existing()
         self.position = self.first_unrated()
 
@@ -239,10 +242,8 @@ class RatingSession:
         )
         # Rows with the same content share one trace: a rating of one is a rating of all, as
         # a reopened panel would see it.
-        key = (item.trace_id, item.key)
-        for j, other in enumerate(self.items):
-            if (other.trace_id, other.key) == key:
-                self.ratings[j] = rating
+        for j in self._same.get((item.trace_id, item.key), [index]):
+            self.ratings[j] = rating
         return rating
 
     def _advance(self) -> None:
