@@ -196,7 +196,10 @@ def test_tokens_and_truncation_after_chat_template(tiny_model) -> None:
 
 
 def test_minimal_mode_skips_the_expensive_parts() -> None:
-    r = run(pd.DataFrame({"text": ["a b", "a b", "c"], "y": [1, 1, 2]}), label="y", minimal=True)
+    r = run(pd.DataFrame({"text": ["a b", "a b", " c "], "y": [1, 1, 2]}), label="y", minimal=True)
+    full = run(pd.DataFrame({"text": ["a b", "a b", " c "], "y": [1, 1, 2]}))
+    assert r._detail is not None and full._detail is not None
+    assert r._detail.table["words"].tolist() == full._detail.table["words"].tolist() == [2, 2, 1]
     assert r.duplicates["exact_duplicate_rows"] == 1
     assert r.labels is not None and r.labels["counts"] == {"1": 2, "2": 1}
     assert r.vocabulary is None and r.pii is None and r.top_ngrams == {}

@@ -523,7 +523,7 @@ def prepare(
 
     before = int(keep.sum())
     chars = np.asarray(pc.utf8_length(joined), dtype=np.int64)
-    words_n = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(joined)), dtype=np.int64)
+    words_n = T.token_counts(joined)
     for limit, values, low in (
         (recipe.min_chars, chars, True),
         (recipe.max_chars, chars, False),

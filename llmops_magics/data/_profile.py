@@ -399,10 +399,7 @@ def profile(
     chars = np.asarray(pc.utf8_length(arr), dtype=np.int64)
     all_space = np.asarray(pc.utf8_is_space(arr), dtype=bool)  # non-empty and only whitespace
     words = None if minimal else T.split_words(arr)
-    if words is not None:
-        words_ws = words.tokens
-    else:
-        words_ws = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(arr)), dtype=np.int64)
+    words_ws = words.tokens if words is not None else T.token_counts(arr)
     is_text = col.is_text
     empty = is_text & (chars == 0)
     blank = is_text & all_space

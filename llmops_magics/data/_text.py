@@ -24,11 +24,9 @@ __all__ = [
     "ngram_counts",
     "pii_scan",
     "split_words",
+    "token_counts",
 ]
 
-#: what counts as a word: runs of letters, digits, underscores and apostrophes (lower-cased)
-_NON_WORD = r"[^\pL\pN_']+"
-_NON_WORD_ASCII = r"[^\w']+"
 
 #: PII patterns (RE2 syntax), applied in this order: a URL may hold an e-mail address, and a
 #: card number would otherwise also read as a phone number.
@@ -100,10 +98,13 @@ def split_words(arr: Any) -> Words:
     lists = pc.ascii_split_whitespace(lower) if ascii_only else pc.utf8_split_whitespace(lower)
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()
-    flat = pc.utf8_trim(lists.flatten(), _PUNCT)
+    raw = lists.flatten()
+    flat = pc.utf8_trim(raw, _PUNCT)
     counts: Any = np.diff(np.asarray(lists.offsets, dtype=np.int64))
-    tokens = counts
     doc = np.repeat(np.arange(len(counts)), counts)
+    # an empty text splits into one empty token: count only real ones
+    real = np.asarray(pc.greater(pc.binary_length(raw), 0), dtype=bool)
+    tokens = counts if real.all() else np.bincount(doc[real], minlength=len(counts))
     keep = np.asarray(pc.greater(pc.utf8_length(flat), 0), dtype=bool)
     if not keep.all():
         doc = doc[keep]
@@ -116,6 +117,23 @@ def split_words(arr: Any) -> Words:
     ids = np.asarray(encoded.indices, dtype=np.int64)
     vocab = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     return Words(ids, offsets, vocab, doc, tokens)
+
+
+def token_counts(arr: Any) -> np.ndarray:
+    """Whitespace-separated tokens per text (pyarrow's split keeps empty edge tokens: not these)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lists = pc.utf8_split_whitespace(arr)
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    counts: Any = np.diff(np.asarray(lists.offsets, dtype=np.int64))
+    real = np.asarray(pc.greater(pc.binary_length(lists.flatten()), 0), dtype=bool)
+    if real.all():
+        return np.asarray(counts, dtype=np.int64)
+    doc = np.repeat(np.arange(len(counts)), counts)
+    return np.bincount(doc[real], minlength=len(counts)).astype(np.int64)
 
 
 def _fmix64(x: np.ndarray) -> np.ndarray:
