@@ -199,16 +199,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=10_000)
     parser.add_argument("--tiny", action="store_true", help="perplexity on a tiny random model")
     parser.add_argument("--skip-perplexity", action="store_true")
+    parser.add_argument("--only", choices=["bleu", "rouge", "perplexity"], help="run one part only")
     parser.add_argument("--batch-size", type=int, default=32, help="perplexity batch size")
     parser.add_argument("--ppl-repeat", type=int, default=1, help="runs of the perplexity part")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    preds, refs = pairs(args.pairs)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
     figures: dict[str, float] = {}
-    figures |= bench_bleu(preds, refs, args.repeat)
-    figures |= bench_rouge(preds, refs, args.repeat)
-    if not args.skip_perplexity:
+    if args.only in (None, "bleu", "rouge"):
+        preds, refs = pairs(args.pairs)
+        if args.only in (None, "bleu"):
+            figures |= bench_bleu(preds, refs, args.repeat)
+        if args.only in (None, "rouge"):
+            figures |= bench_rouge(preds, refs, args.repeat)
+    if args.only == "perplexity" or (args.only is None and not args.skip_perplexity):
         if args.tiny:
             from llmops_magics.testing import make_tiny_model
 

@@ -104,3 +104,14 @@ def test_bad_input(tiny_model, tmp_path):
     (tmp_path / "noweights" / "config.json").write_text((tiny_model / "config.json").read_text())
     with pytest.raises(LookupError, match="no weight files"):
         perplexity(["some text"], str(tmp_path / "noweights"))
+
+
+def test_batches_respect_the_window_count_and_the_token_budget():
+    from llmops_magics.evaluation._perplexity import TOKEN_BUDGET, _batches
+
+    lengths = [3000, 2000, 1000, 900, 10, 10, 10]
+    batches = _batches(lengths, list(range(7)), 4)
+    assert batches == [[0], [1, 2], [3, 4, 5, 6]]
+    assert all(len(b) * lengths[b[0]] <= TOKEN_BUDGET for b in batches)
+    assert _batches([5000, 10, 10], [0, 1, 2], 8) == [[0], [1, 2]]  # too long: alone
+    assert _batches([5] * 10, list(range(10)), 3) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]

@@ -63,6 +63,29 @@ def _windows(ids: list[int], context: int, stride: int) -> list[tuple[list[int],
         begin += stride
 
 
+#: padded tokens per forward pass at most (a window longer than this runs alone): the logits of
+#: a batch take tokens x vocabulary floats (about 0.8 GB for SmolLM2's 49k vocabulary)
+TOKEN_BUDGET = 4096
+
+
+def _batches(lengths: list[int], order: list[int], batch_size: int) -> list[list[int]]:
+    """Split ``order`` (longest first) into batches of at most ``batch_size`` windows and
+    :data:`TOKEN_BUDGET` padded tokens."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    width = 0
+    for length, k in zip(lengths, order, strict=True):
+        if current and (len(current) >= batch_size or (len(current) + 1) * width > TOKEN_BUDGET):
+            batches.append(current)
+            current = []
+        if not current:
+            width = length  # the first window of a batch is its longest
+        current.append(k)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def token_losses(
     texts: Sequence[str],
     model: Any,
@@ -128,7 +151,7 @@ def token_losses(
             )
         segments.extend((i, w, skip) for w, skip in _windows(ids, context, stride))
     order = sorted(range(len(segments)), key=lambda k: -len(segments[k][1]))
-    batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+    batches = _batches([len(segments[k][1]) for k in order], order, batch_size)
     out = np.zeros((len(texts), 2))
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     device = loaded.model.device
