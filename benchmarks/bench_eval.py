@@ -62,46 +62,59 @@ def bench_bleu(preds: list[str], refs: list[str], repeat: int) -> dict[str, floa
     from llmops_magics.evaluation import corpus_score, module_path, sentence_scores
 
     module = hf_evaluate.load(module_path("bleu"))
-    # interleave the three so that load from other processes hits them alike
-    direct, ours, via_module, ours_full = [], [], [], []
-    s_direct = s_ours = s_mod = 0.0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        s_direct = sacrebleu.corpus_bleu(preds, [refs]).score
-        direct.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        s_ours = corpus_score("bleu", preds, refs)
-        ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        s_mod = module.compute(predictions=preds, references=refs)["bleu"]
-        via_module.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        corpus_score("bleu", preds, refs)
+
+    def full() -> float:
+        score = corpus_score("bleu", preds, refs)
         sentence_scores("bleu", preds, refs)
-        ours_full.append(time.perf_counter() - t0)
-    d, o, m, f = (statistics.median(x) for x in (direct, ours, via_module, ours_full))
-    print(f"BLEU, {len(preds)} pairs (median of {repeat})")
-    print(f"  sacrebleu.corpus_bleu directly        {d:7.3f} s   score {s_direct:.6f}")
-    print(
-        f"  llmops corpus_score('bleu')           {o:7.3f} s   score {s_ours:.6f}   "
-        f"overhead {100 * (o / d - 1):+.1f}%"
-    )
-    print(
-        f"  evaluate.load(module_path('bleu'))    {m:7.3f} s   score {s_mod:.6f}   "
-        f"overhead {100 * (m / d - 1):+.1f}%"
-    )
-    print(
-        f"  corpus + sentence BLEU of every pair  {f:7.3f} s   "
-        f"(what eval computes; {100 * (f / d - 1):+.1f}%)"
-    )
-    print(f"  scores identical: {s_direct == s_ours == s_mod}")
+        return score
+
+    runs: dict[str, Callable[[], float]] = {
+        "direct": lambda: sacrebleu.corpus_bleu(preds, [refs]).score,
+        "ours": lambda: corpus_score("bleu", preds, refs),
+        "module": lambda: module.compute(predictions=preds, references=refs)["bleu"],
+        "full": full,
+    }
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    scores: dict[str, float] = {}
+    # interleaved, so that load from other processes hits every variant alike; single-threaded
+    # work, so CPU time (process_time) is also shown: it barely moves with the machine's load
+    for _ in range(repeat):
+        for key, fn in runs.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            scores[key] = fn()
+            wall[key].append(time.perf_counter() - w0)
+            cpu[key].append(time.process_time() - c0)
+    w = {k: statistics.median(v) for k, v in wall.items()}
+    c = {k: statistics.median(v) for k, v in cpu.items()}
+    labels = {
+        "direct": "sacrebleu.corpus_bleu directly      ",
+        "ours": "llmops corpus_score('bleu')         ",
+        "module": "evaluate.load(module_path('bleu'))  ",
+        "full": "corpus + sentence BLEU of each pair ",
+    }
+    print(f"BLEU, {len(preds)} pairs (median of {repeat}; wall time, CPU time)")
+    for key, label in labels.items():
+        line = f"  {label} wall {w[key]:7.3f} s  cpu {c[key]:7.3f} s"
+        if key != "direct":
+            line += (
+                f"   overhead wall {100 * (w[key] / w['direct'] - 1):+5.1f}%  "
+                f"cpu {100 * (c[key] / c['direct'] - 1):+5.1f}%"
+            )
+        if key != "full":
+            line += f"   score {scores[key]:.6f}"
+        print(line)
+    identical = scores["direct"] == scores["ours"] == scores["module"] == scores["full"]
+    print(f"  scores identical: {identical}")
     return {
-        "bleu_direct_s": d,
-        "bleu_ours_s": o,
-        "bleu_module_s": m,
-        "bleu_full_s": f,
-        "bleu_overhead_pct": 100 * (o / d - 1),
-        "bleu_identical": float(s_direct == s_ours == s_mod),
+        "bleu_direct_s": w["direct"],
+        "bleu_ours_s": w["ours"],
+        "bleu_module_s": w["module"],
+        "bleu_full_s": w["full"],
+        "bleu_overhead_pct": 100 * (w["ours"] / w["direct"] - 1),
+        "bleu_overhead_cpu_pct": 100 * (c["ours"] / c["direct"] - 1),
+        "bleu_module_overhead_cpu_pct": 100 * (c["module"] / c["direct"] - 1),
+        "bleu_identical": float(identical),
     }
 
 
