@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from llmops_magics import feedback, workspace
-from llmops_magics import workspace as ws_mod
 from llmops_magics.feedback import FeedbackError, RaterNameError, RatingError, SourceError
 
 
@@ -146,22 +145,6 @@ def test_pairwise_with_shuffle_stores_the_source_column(workspace):
     assert set(frame["value"]) == {"a", "b"}
 
 
-def test_rating_a_generation_result_attaches_to_its_traces(workspace, tiny_model):
-    from llmops_magics import models
-
-    result = models.generate(
-        ["hello there", "good morning"], model=str(tiny_model), max_new_tokens=4
-    )
-    rater = _rater()
-    panel = feedback.rate(result, rater=rater)
-    panel.rate(5)
-    panel.rate(1)
-    frame = feedback.load_feedback(rater=rater)
-    assert frame["trace_id"].tolist() == result.trace_ids
-    assert frame["model"].tolist() == [str(tiny_model)] * 2
-    assert frame["output"].tolist() == result.texts
-
-
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
@@ -288,15 +271,3 @@ def test_rate_magic_usage_errors(ip):
         ip.run_line_magic("llmops", 'rate df --rater "a b"')
     with pytest.raises(FeedbackError):
         ip.run_line_magic("llmops", "feedback --since yesterday-ish")
-
-
-def test_item_traces_are_made_in_flushed_chunks(workspace, monkeypatch):
-    # MLflow drops traces past its export queue's 1000 tasks; items are flushed in chunks
-    from llmops_magics.feedback import _items
-
-    monkeypatch.setattr(_items, "_CHUNK", 3)
-    panel = feedback.rate(_frame(8), rater=_rater())
-    traces = [it.trace_id for it in panel.session.items]
-    assert len(set(traces)) == 8
-    mlflow = ws_mod._mlflow()
-    assert all(mlflow.get_trace(t) is not None for t in traces)
