@@ -50,3 +50,23 @@ def test_item_traces_are_made_in_flushed_chunks(workspace, monkeypatch):
     assert len(set(traces)) == 8
     mlflow = ws_mod._mlflow()
     assert all(mlflow.get_trace(t) is not None for t in traces)
+
+
+def test_rating_a_prompt_run(workspace, tiny_model):
+    from llmops_magics import prompts
+
+    words = pd.DataFrame({"word": [f"w{uuid.uuid4().hex[:4]}", f"v{uuid.uuid4().hex[:4]}"]})
+    run = prompts.run(
+        "feedback-test", "Say {{ word }}", words, models=[str(tiny_model)], max_new_tokens=3
+    )
+    frame = run.to_frame()
+    rater = _rater()
+    panel = feedback.rate(run, mode="thumbs", rater=rater)
+    panel.rate("up")
+    panel.rate("down")
+    rated = feedback.load_feedback(rater=rater)
+    # the prompt run traced every row: the ratings attach to those traces
+    assert rated["trace_id"].tolist() == frame["trace_id"].tolist()
+    assert rated["prompt"].tolist() == frame["prompt"].tolist()
+    assert rated["output"].tolist() == frame["output"].tolist()
+    assert rated["model"].tolist() == [str(tiny_model)] * 2
