@@ -70,3 +70,28 @@ def test_rating_a_prompt_run(workspace, tiny_model):
     assert rated["prompt"].tolist() == frame["prompt"].tolist()
     assert rated["output"].tolist() == frame["output"].tolist()
     assert rated["model"].tolist() == [str(tiny_model)] * 2
+
+
+def test_rating_an_eval_result_uses_its_examples(workspace, tiny_model):
+    from llmops_magics import evaluation
+
+    tag = uuid.uuid4().hex[:4]
+    data = pd.DataFrame({"question": [f"hi {tag}", f"bye {tag}"], "answer": ["hello", "goodbye"]})
+    result = evaluation.evaluate(
+        data,
+        model=str(tiny_model),
+        prompt_col="question",
+        reference_col="answer",
+        metrics="bleu",
+        bootstrap=10,
+        max_new_tokens=3,
+    )
+    rows = result.examples()
+    rater = _rater()
+    panel = feedback.rate(result, rater=rater)
+    assert len(panel.session) == len(rows) == 2
+    panel.rate(2)
+    panel.rate(5)
+    rated = feedback.load_feedback(rater=rater)
+    assert rated["output"].tolist() == rows["prediction"].tolist()
+    assert rated["trace_id"].tolist() == rows["trace_id"].tolist()

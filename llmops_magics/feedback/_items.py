@@ -42,6 +42,12 @@ def _frame_of(source: Any) -> tuple[Any, str]:
 
     if isinstance(source, pd.DataFrame):
         return source, ""
+    # An eval result's to_frame() is its summary; its examples() are the rated rows.
+    examples = getattr(source, "examples", None)
+    if callable(examples):
+        frame = examples()
+        if isinstance(frame, pd.DataFrame):
+            return frame, str(getattr(source, "model", "") or "")
     to_frame = getattr(source, "to_frame", None)
     if callable(to_frame):
         frame = to_frame()
