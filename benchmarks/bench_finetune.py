@@ -292,6 +292,7 @@ def _print(name: str, r: dict[str, Any], keys: list[str], steps: int, tokens: fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny-only", action="store_true", help="skip the embedded model")
+    parser.add_argument("--skip-tiny", action="store_true", help="only the embedded model")
     parser.add_argument("--steps", type=int, default=12, help="steps on SmolLM2 (default 12)")
     parser.add_argument("--rounds", type=int, default=1, help="SmolLM2 rounds (default 1)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
@@ -320,9 +321,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workspace.use(Path(tmp) / ".llmops")
         tiny = make_tiny_model(Path(tmp) / "tiny", hidden_size=64)
-        out["tiny"] = bench_model(
-            "tiny Llama (tests' model)", str(tiny), train, evals, steps=30, rounds=2
-        )
+        if not args.skip_tiny:
+            out["tiny"] = bench_model(
+                "tiny Llama (tests' model)", str(tiny), train, evals, steps=30, rounds=2
+            )
         if not args.tiny_only:
             out["smollm2"] = bench_model(
                 "SmolLM2-135M (embedded)",
