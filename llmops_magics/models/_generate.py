@@ -290,6 +290,9 @@ def _run_batches(
     return texts, lengths, completion, latency, reasons, spans, total
 
 
+_FLUSH_EVERY = 200
+
+
 def _track(result: GenerationResult, loaded: LoadedModel, spans: list[tuple[int, int]]) -> None:
     from llmops_magics import workspace
 
@@ -333,6 +336,10 @@ def _track(result: GenerationResult, loaded: LoadedModel, spans: list[tuple[int,
                 end_time_ns=spans[i][1],
             )
             result.trace_ids.append(span.trace_id)
+            if (i + 1) % _FLUSH_EVERY == 0:
+                # MLflow's export queue holds 1000 tasks (two per trace) and silently drops
+                # traces past that; drain it well before.
+                mlflow.flush_trace_async_logging()
         mlflow.log_dict({"rows": result.to_frame().to_dict(orient="records")}, "generations.json")
     # Traces are exported asynchronously; flush so feedback can be attached at once.
     mlflow.flush_trace_async_logging()
