@@ -158,12 +158,14 @@ def bench_rouge(preds: list[str], refs: list[str], repeat: int) -> dict[str, flo
     }
 
 
-def bench_perplexity(spec: str, repeat: int, batch_size: int) -> dict[str, float]:
+def bench_perplexity(
+    spec: str, repeat: int, batch_size: int, n_texts: int = 512
+) -> dict[str, float]:
     from llmops_magics import models
     from llmops_magics.data import load_dataset
     from llmops_magics.evaluation import token_losses
 
-    texts = load_dataset("chatterbot", limit=512, seed=0)["answer"].tolist()
+    texts = load_dataset("chatterbot", limit=n_texts, seed=0)["answer"].tolist()
     models.load(spec)
     token_losses(texts[:8], spec, batch_size=8, progress=False)  # warm-up
     batched_t, single_t = [], []
@@ -215,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["bleu", "rouge", "perplexity"], help="run one part only")
     parser.add_argument("--batch-size", type=int, default=32, help="perplexity batch size")
     parser.add_argument("--ppl-repeat", type=int, default=1, help="runs of the perplexity part")
+    parser.add_argument("--texts", type=int, default=512, help="texts in the perplexity part")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
@@ -232,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             spec = str(make_tiny_model(tempfile.mkdtemp() + "/tiny"))
         else:
             spec = "smollm2"
-        figures |= bench_perplexity(spec, args.ppl_repeat, args.batch_size)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        figures |= bench_perplexity(spec, args.ppl_repeat, args.batch_size, args.texts)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(figures, handle, indent=2)
