@@ -7,7 +7,8 @@ numbers come from ``llmops_magics.evaluation``, the same code as ``%llmops eval`
 import datasets
 import evaluate
 
-from llmops_magics.evaluation import corpus_score, sentence_scores
+from llmops_magics.evaluation import metrics
+from llmops_magics.evaluation._score import check_pairs
 
 _DESCRIPTION = "Corpus BLEU computed by sacrebleu (13a tokenizer, exp smoothing), 0-100."
 _CITATION = "Post, 2018. A Call for Clarity in Reporting BLEU Scores."
@@ -35,7 +36,11 @@ class BLEU(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
+        # one pass of statistics gives both the corpus score and each sentence's
+        predictions, references = check_pairs(predictions, references)
+        metric = metrics.get("bleu")
+        stats = metric.stats(predictions, references)
         return {
-            "bleu": corpus_score("bleu", predictions, references),
-            "sentence_bleu": sentence_scores("bleu", predictions, references),
+            "bleu": float(metric.score(stats.sum(axis=0))),
+            "sentence_bleu": [float(x) for x in metric.example(stats)],
         }

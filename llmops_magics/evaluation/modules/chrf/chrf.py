@@ -7,7 +7,8 @@ numbers come from ``llmops_magics.evaluation``, the same code as ``%llmops eval`
 import datasets
 import evaluate
 
-from llmops_magics.evaluation import corpus_score, sentence_scores
+from llmops_magics.evaluation import metrics
+from llmops_magics.evaluation._score import check_pairs
 
 _DESCRIPTION = "Corpus chrF computed by sacrebleu (defaults), 0-100."
 _CITATION = "Popovic, 2015. chrF: character n-gram F-score for automatic MT evaluation."
@@ -35,7 +36,11 @@ class Chrf(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
+        # one pass of statistics gives both the corpus score and each sentence's
+        predictions, references = check_pairs(predictions, references)
+        metric = metrics.get("chrf")
+        stats = metric.stats(predictions, references)
         return {
-            "chrf": corpus_score("chrf", predictions, references),
-            "sentence_chrf": sentence_scores("chrf", predictions, references),
+            "chrf": float(metric.score(stats.sum(axis=0))),
+            "sentence_chrf": [float(x) for x in metric.example(stats)],
         }
