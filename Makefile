@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   install everything into .venv and run the main job on the embedded model
+#   make demo   install everything into .venv and run the demo pipeline on the embedded model
 #   make test   install everything into .venv, lint, type-check and run the test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,10 +14,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $@
 
 demo: $(STAMP)
-	@mkdir -p .llmops/notebooks
-	$(PY) -m papermill notebooks/quickstart.ipynb .llmops/notebooks/quickstart.ipynb --progress-bar
-	@echo "Executed notebook: .llmops/notebooks/quickstart.ipynb"
-	@echo "Runs and traces:   sqlite:///$(CURDIR)/.llmops/mlflow.db  (browse: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.llmops/mlflow.db)"
+	$(VENV)/bin/llmops pipeline run pipelines/demo.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmops_magics tests benchmarks
