@@ -52,6 +52,12 @@ class Registry(Generic[T]):
         except KeyError:
             raise UnknownNameError(self.kind, name, self.names()) from None
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and return what was registered under it."""
+        item = self.get(name)
+        del self._items[name]
+        return item
+
     def names(self) -> list[str]:
         """Registered names, in registration order."""
         return list(self._items)

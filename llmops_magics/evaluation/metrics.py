@@ -95,8 +95,7 @@ def unregister(name: str) -> None:
     """Remove a metric that a user registered (built-ins can be replaced, not removed)."""
     if name in _BUILTIN:
         raise ValueError(f"{name!r} is built in; register another with replace=True instead")
-    _METRICS.get(name)
-    del _METRICS._items[name]
+    _METRICS.unregister(name)
 
 
 PerExample = Callable[[str, str], float]
