@@ -226,24 +226,12 @@ def _generate(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 # --- stage subcommands ---------------------------------------------------------------------
-# Each stage registers its subcommands in its own module; importing it registers them. The
-# modules import nothing heavy at import time (`%load_ext` must stay fast).
-from llmops_magics.magics import (  # noqa: E402
-    _stage_data,
-    _stage_evaluation,
-    _stage_feedback,
-    _stage_finetune,
-    _stage_pipelines,
-    _stage_prompts,
-    _stage_sweeps,
-)
+# Each stage registers its subcommands in its own module; importing it registers them, in the
+# order of a model's life (the order `%llmops` lists them). The modules import nothing heavy
+# at import time (`%load_ext` must stay fast).
+import importlib  # noqa: E402
 
-_STAGES = (
-    _stage_data,
-    _stage_prompts,
-    _stage_finetune,
-    _stage_sweeps,
-    _stage_evaluation,
-    _stage_feedback,
-    _stage_pipelines,
+_STAGES = tuple(
+    importlib.import_module(f"llmops_magics.magics._stage_{stage}")
+    for stage in ("data", "prompts", "finetune", "sweeps", "evaluation", "feedback", "pipelines")
 )
