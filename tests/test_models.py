@@ -34,12 +34,12 @@ def test_hub_id_fails_at_once_and_says_nothing_is_downloaded():
     ("spec", "fragment"),
     [
         ("no-such-model", "neither a known model name nor an existing folder"),
-        ("run:abc123", "no model source handles 'run:' specs"),
+        ("run:abc123", "there is no run 'abc123' in the workspace"),
         ("models:/qa-bot@champion", "no model source handles 'models:' specs"),
         ("   ", "the spec is empty"),
     ],
 )
-def test_unknown_specs(spec, fragment):
+def test_unknown_specs(spec, fragment, workspace):
     with pytest.raises(ModelNotFoundError, match=fragment):
         models.resolve(spec)
 
