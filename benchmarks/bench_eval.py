@@ -192,6 +192,15 @@ def bench_perplexity(
     assert batched is not None and single is not None
     import math
 
+    from llmops_magics.finetune import resolve_precision
+
+    hidden = getattr(models.load(spec).model.config, "hidden_size", None)
+    precision = resolve_precision("auto", hidden_size=hidden)
+    t0 = time.perf_counter()
+    fast = token_losses(texts, spec, batch_size=batch_size, progress=False, precision="auto")
+    s32 = time.perf_counter() - t0  # batched, precision="auto"
+    ppl_s32 = math.exp(fast[:, 0].sum() / fast[:, 1].sum())
+
     b, s = statistics.median(batched_t), statistics.median(single_t)
     ppl_b = math.exp(batched[:, 0].sum() / batched[:, 1].sum())
     ppl_s = math.exp(single[:, 0].sum() / single[:, 1].sum())
@@ -206,8 +215,13 @@ def bench_perplexity(
         f"({tokens / b:.0f} tokens/s)   speed-up {s / b:.2f}x"
     )
     print(
+        f"  batched, precision=auto ({precision})     {s32:7.3f} s   "
+        f"({tokens / s32:.0f} tokens/s)   speed-up {s / s32:.2f}x against one at a time (fp32)"
+    )
+    print(
         f"  corpus perplexity: batched {ppl_b:.6f}, one at a time {ppl_s:.6f} "
-        f"(rel. diff {abs(ppl_b / ppl_s - 1):.1e})"
+        f"(rel. diff {abs(ppl_b / ppl_s - 1):.1e}); batched {precision} {ppl_s32:.6f} "
+        f"(differs by {abs(ppl_s32 / ppl_s - 1):.1e})"
     )
     return {
         "ppl_single_s": s,
@@ -215,6 +229,8 @@ def bench_perplexity(
         "ppl_speedup": s / b,
         "ppl_batched": ppl_b,
         "ppl_single": ppl_s,
+        "ppl_batched_auto_s": s32,
+        "ppl_batched_auto": ppl_s32,
     }
 
 

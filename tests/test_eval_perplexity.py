@@ -115,3 +115,14 @@ def test_batches_respect_the_window_count_and_the_token_budget():
     assert all(len(b) * lengths[b[0]] <= TOKEN_BUDGET for b in batches)
     assert _batches([5000, 10, 10], [0, 1, 2], 8) == [[0], [1, 2]]  # too long: alone
     assert _batches([5] * 10, list(range(10)), 3) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+
+
+def test_precision_option(tiny_model):
+    texts = ["the cat sat on the mat", "a dog ran in the park today"]
+    fp32 = perplexity(texts, str(tiny_model)).corpus
+    # the tiny model (hidden 64) stays in float32 under "auto": the same number
+    assert perplexity(texts, str(tiny_model), precision="auto").corpus == fp32
+    bf16 = perplexity(texts, str(tiny_model), precision="bf16").corpus
+    assert bf16 != fp32 and abs(bf16 / fp32 - 1) < 0.05
+    with pytest.raises(EvaluationError, match="precision='fp16'"):
+        perplexity(texts, str(tiny_model), precision="fp16")

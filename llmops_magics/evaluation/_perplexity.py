@@ -94,6 +94,7 @@ def token_losses(
     context: int | None = None,
     stride: int | None = None,
     progress: bool | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Per-text ``[sum of token negative log-likelihoods, number of scored tokens]`` (n, 2).
 
@@ -109,6 +110,11 @@ def token_losses(
         Window length in tokens; by default the model's maximum.
     stride
         How far a window advances; by default half the context.
+    precision
+        ``fp32`` (default: a metric should not depend on the machine), ``bf16`` (autocast), or
+        ``auto``: bf16 on a CPU with native bf16 (AVX512-BF16/AMX) or a bf16 GPU for models of
+        hidden size 256 or more (the fine-tuning stage's rule), else fp32. Batched bf16 matmuls
+        are where batching pays most on a CPU; token losses come from float32 logits.
     """
     import numpy as np
     import torch
@@ -118,6 +124,14 @@ def token_losses(
     from llmops_magics.evaluation._errors import EvaluationError
 
     loaded = models.load(model) if isinstance(model, str) else model.activate()
+    if precision not in ("auto", "fp32", "bf16"):
+        raise EvaluationError(f"precision={precision!r}: use auto, fp32 or bf16.")
+    if precision == "auto":
+        from llmops_magics.finetune import resolve_precision
+
+        hidden = getattr(loaded.model.config, "hidden_size", None)
+        precision = resolve_precision("auto", hidden_size=hidden)
+    autocast_bf16 = precision == "bf16" and loaded.model.dtype == torch.float32
     tok = loaded.tokenizer
     limit = _context_length(loaded)
     context = min(context or limit, limit)
@@ -156,7 +170,10 @@ def token_losses(
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     device = loaded.model.device
     show = len(batches) > 1 if progress is None else progress
-    with torch.inference_mode():
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16),
+    ):
         for batch in tqdm(batches, desc="perplexity", disable=not show):
             width = max(len(segments[k][1]) for k in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -204,6 +221,7 @@ def perplexity(
     context: int | None = None,
     stride: int | None = None,
     progress: bool | None = None,
+    precision: str = "fp32",
 ) -> PerplexityResult:
     """Perplexity of ``texts`` under ``model``: ``exp(total token loss / scored tokens)``.
 
@@ -215,7 +233,13 @@ def perplexity(
 
     items = check_texts(texts, "texts")
     stats = token_losses(
-        items, model, batch_size=batch_size, context=context, stride=stride, progress=progress
+        items,
+        model,
+        batch_size=batch_size,
+        context=context,
+        stride=stride,
+        progress=progress,
+        precision=precision,
     )
     total = stats.sum(axis=0)
     return PerplexityResult(
