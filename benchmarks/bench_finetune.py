@@ -296,6 +296,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="steps on SmolLM2 (default 12)")
     parser.add_argument("--rounds", type=int, default=1, help="SmolLM2 rounds (default 1)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--pack",
+        type=int,
+        default=1,
+        metavar="K",
+        help="join K consecutive chatterbot answers into each response (longer sequences, "
+        "up to --max-length 128; default 1)",
+    )
     args = parser.parse_args()
 
     import logging
@@ -315,7 +323,13 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"CPU bf16 (avx512_bf16/amx): {cpu_has_bf16()}, load {os.getloadavg()[0]:.1f}"
     )
-    frame = load_dataset("chatterbot", limit=200, seed=0)
+    frame = load_dataset("chatterbot", limit=200 * args.pack, seed=0)
+    if args.pack > 1:
+        answers = frame["answer"].tolist()
+        frame = frame.iloc[:: args.pack].reset_index(drop=True).copy()
+        frame["answer"] = [
+            " ".join(answers[i * args.pack : (i + 1) * args.pack]) for i in range(len(frame))
+        ]
     train, evals = frame.iloc[:160].reset_index(drop=True), frame.iloc[160:].reset_index(drop=True)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
