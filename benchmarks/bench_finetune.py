@@ -42,6 +42,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 WARMUP = 2
+#: set in main(): whether the run is on a CUDA GPU (then bf16 there, and GPU peak FLOP/s)
+CUDA = False
 WIDTH = 52
 
 
@@ -61,6 +63,10 @@ class StepTimer:
                 self.cpu: list[float] = []
 
             def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                if CUDA:  # the step's kernels are queued: wait for them before reading the clock
+                    import torch
+
+                    torch.cuda.synchronize()
                 self.ends.append(time.perf_counter())
                 self.cpu.append(time.process_time())
 
@@ -77,13 +83,17 @@ def plain_loop(
     model_path: Path, rows: Any, eval_rows: Any, cfg: Any, precision: str, out: Path
 ) -> dict[str, Any]:
     """The baseline: peft LoRA + a plain HF Trainer, no tracking, no checkpoints."""
-    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_seed
 
     from llmops_magics.finetune._data import Collator
+    from llmops_magics.finetune._train import _model_kwargs
 
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    # the same settings as finetune.train in the same precision: under bf16 the frozen base
+    # weights are stored in bf16, and on a CPU attention is eager (see _model_kwargs); the
+    # plain fp32 loop is transformers' default (float32, fused SDPA attention)
+    kwargs = _model_kwargs(precision, cfg.max_length)
+    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
     set_seed(cfg.seed)
     model = get_peft_model(
         model,
@@ -104,7 +114,7 @@ def plain_loop(
         seed=cfg.seed,
         data_seed=cfg.seed,
         bf16=precision == "bf16",
-        use_cpu=True,
+        use_cpu=not CUDA,
         report_to="none",
         save_strategy="no",
         eval_strategy="no",
@@ -148,6 +158,24 @@ def ours(cfg: Any, frame: Any, eval_frame: Any) -> dict[str, Any]:
         "eval_loss": float(result.eval_loss or float("nan")),
         "precision": result.precision,
     }
+
+
+#: dense peak FLOP/s of known GPUs (the vendors' data sheets): (bf16 tensor cores, fp32)
+GPU_PEAKS = {"H100": (989e12, 67e12), "H200": (989e12, 67e12), "A100": (312e12, 19.5e12)}
+
+
+def peak_flops(precision: str) -> tuple[float, str]:
+    """Peak FLOP/s of the device the run uses: the GPU's data-sheet figure, or the CPU's."""
+    if not CUDA:
+        return cpu_peak_flops(precision)
+    import torch
+
+    name = torch.cuda.get_device_name(0)
+    for key, (bf16, fp32) in GPU_PEAKS.items():
+        if key in name:
+            low = precision in ("bf16", "fp16")
+            return (bf16 if low else fp32), f"{name}, {'bf16 tensor' if low else 'fp32'} peak"
+    return float("nan"), f"{name}, peak unknown"
 
 
 def cpu_peak_flops(precision: str) -> tuple[float, str]:
@@ -208,7 +236,9 @@ def bench_model(
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(rounds):
-            for key in keys:
+            # rotate the order each round: on a shared machine the speed drifts over minutes,
+            # and a fixed order would charge the drift to whichever run comes last
+            for key in keys[i % len(keys) :] + keys[: i % len(keys)]:
                 mode = key.split()[1]
                 if key.startswith("plain"):
                     out = Path(tmp) / f"{mode}-{i}"
@@ -226,7 +256,7 @@ def bench_model(
         pooled["median_step_s"] = statistics.median(pooled["step_times"])
         pooled["median_cpu_s"] = statistics.median(pooled["cpu_times"])
         pooled["tokens_per_s"] = mean_tokens / pooled["median_step_s"]
-        peak, how = cpu_peak_flops(key.split()[1])
+        peak, how = peak_flops(key.split()[1])
         # LoRA: forward 2N FLOP per token, backward through the frozen weights about 2N more
         pooled["flops"] = 4 * n_params * pooled["tokens_per_s"]
         pooled["peak_share"] = pooled["flops"] / peak
@@ -234,10 +264,22 @@ def bench_model(
         results[key] = pooled
     same = results[keys[-2]] if precision != "fp32" else results["plain fp32"]
     mine, fp32 = results[keys[-1]], results["plain fp32"]
-    results["overhead"] = mine["median_step_s"] / same["median_step_s"] - 1
-    results["overhead_cpu"] = mine["median_cpu_s"] / same["median_cpu_s"] - 1
-    results["speedup_vs_fp32"] = fp32["median_step_s"] / mine["median_step_s"]
-    results["speedup_vs_fp32_cpu"] = fp32["median_cpu_s"] / mine["median_cpu_s"]
+    same_key = keys[-2] if precision != "fp32" else "plain fp32"
+
+    def per_round(a: str, b: str, field: str) -> float:
+        """Median over rounds of (median of a) / (median of b) within the same round: runs next
+        to each other in time share the machine's state, so the ratio is steadier than pooled."""
+        return statistics.median(
+            statistics.median(x[field]) / statistics.median(y[field])
+            for x, y in zip(runs[a], runs[b], strict=True)
+        )
+
+    results["overhead"] = per_round(keys[-1], same_key, "step_times") - 1
+    results["overhead_cpu"] = per_round(keys[-1], same_key, "cpu_times") - 1
+    results["speedup_vs_fp32"] = per_round("plain fp32", keys[-1], "step_times")
+    results["speedup_vs_fp32_cpu"] = per_round("plain fp32", keys[-1], "cpu_times")
+    results["pooled_overhead"] = mine["median_step_s"] / same["median_step_s"] - 1
+    results["pooled_speedup_vs_fp32"] = fp32["median_step_s"] / mine["median_step_s"]
     results["eval_loss_diff"] = abs(mine["eval_loss"] - fp32["eval_loss"]) / fp32["eval_loss"]
     _print(name, results, keys, steps, mean_tokens)
     return results
@@ -272,6 +314,10 @@ def _print(name: str, r: dict[str, Any], keys: list[str], steps: int, tokens: fl
             f"[{x['peak']}]; eval loss {x['eval_loss']:.4f}; run {x['wall_s']:.1f}s"
         )
     base = keys[-2] if p != "fp32" else "plain fp32"
+    print(
+        f"  ratios below: median over rounds of the ratio within each round (pooled medians: "
+        f"overhead {r['pooled_overhead'] * 100:+.1f}%, speed-up {r['pooled_speedup_vs_fp32']:.2f}x)"
+    )
     print(
         f"  {'(a) overhead of ours vs ' + base:<{WIDTH}} {r['overhead'] * 100:+.1f}% wall, "
         f"{r['overhead_cpu'] * 100:+.1f}% CPU  (target <= +5%: "
@@ -319,6 +365,10 @@ def main() -> None:
     from llmops_magics.finetune import cpu_has_bf16
     from llmops_magics.testing import make_tiny_model
 
+    global CUDA
+    CUDA = torch.cuda.is_available()
+    if CUDA:
+        print(f"CUDA: {torch.cuda.get_device_name(0)} (runs there; default precision bf16)")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"CPU bf16 (avx512_bf16/amx): {cpu_has_bf16()}, load {os.getloadavg()[0]:.1f}"

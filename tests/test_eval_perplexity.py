@@ -126,3 +126,45 @@ def test_precision_option(tiny_model):
     assert bf16 != fp32 and abs(bf16 / fp32 - 1) < 0.05
     with pytest.raises(EvaluationError, match="precision='fp16'"):
         perplexity(texts, str(tiny_model), precision="fp16")
+
+
+def test_chunked_lm_head_equals_the_full_logits(tiny_model, monkeypatch):
+    """Llama-like models run the LM head on scored positions only, in chunks: same losses."""
+    from llmops_magics.evaluation import _perplexity
+
+    loaded = models.load(str(tiny_model))
+    assert _perplexity._plain_head(loaded.model) is not None
+    monkeypatch.setattr(_perplexity, "HEAD_CHUNK", 7)  # several chunks, one ragged
+    chunked = token_losses(TEXTS, str(tiny_model), batch_size=4, progress=False)
+    monkeypatch.setattr(_perplexity, "_plain_head", lambda model: None)
+    full = token_losses(TEXTS, str(tiny_model), batch_size=4, progress=False)
+    assert (chunked[:, 1] == full[:, 1]).all()
+    assert abs(chunked[:, 0] - full[:, 0]).max() < 1e-4
+
+
+def test_unknown_architectures_take_the_generic_path(tiny_model):
+    from llmops_magics.evaluation._perplexity import _plain_head
+
+    loaded = models.load(str(tiny_model))
+    saved = loaded.model.config.model_type
+    try:
+        loaded.model.config.model_type = "gemma2"  # soft-capped logits: not a plain head
+        assert _plain_head(loaded.model) is None
+    finally:
+        loaded.model.config.model_type = saved
+
+
+def test_chunked_lm_head_uses_the_active_adapter(tiny_model, tmp_path, monkeypatch):
+    """An adapter's perplexity takes the LoRA layers, whichever path scores it."""
+    from test_adapters import _make_adapter
+
+    from llmops_magics.evaluation import _perplexity
+
+    spec = str(tiny_model)
+    adapter = _make_adapter(spec, tmp_path / "adapter", seed=3)
+    base = token_losses(TEXTS, spec, progress=False)
+    chunked = token_losses(TEXTS, adapter, progress=False)
+    monkeypatch.setattr(_perplexity, "_plain_head", lambda model: None)
+    full = token_losses(TEXTS, adapter, progress=False)
+    assert abs(chunked[:, 0] - full[:, 0]).max() < 1e-4
+    assert abs(chunked[:, 0] - base[:, 0]).max() > 1e-3

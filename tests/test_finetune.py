@@ -520,6 +520,11 @@ def test_smollm2_eval_loss_falls_on_chatterbot(fresh_workspace):
     assert evals_loss[-1] < evals_loss[0]
     assert result.status == "finished" and result.global_step == 12
     assert result.precision == finetune.resolve_precision("auto")
+    # under bf16 only the frozen base is bf16: the trained LoRA weights are saved in float32
+    from safetensors.torch import load_file
+
+    saved = load_file(str(Path(result.adapter_dir) / "adapter_model.safetensors"))
+    assert saved and {str(t.dtype) for t in saved.values()} == {"torch.float32"}
 
 
 def test_frontend_detection(monkeypatch):
@@ -542,3 +547,17 @@ def test_frontend_detection(monkeypatch):
     assert isinstance(training.monitor_for(None), training.PlainProgress)
     assert isinstance(training.monitor_for("panel"), training.TrainingPanel)
     assert type(training.monitor_for(False)).__name__ == "_Silent"
+
+
+def test_model_kwargs_per_precision(monkeypatch):
+    """bf16 runs hold the frozen base in bf16, with eager attention on a CPU; fp32 is default."""
+    import torch
+
+    from llmops_magics.finetune._train import EAGER_MAX_LENGTH, _model_kwargs
+
+    assert _model_kwargs("fp32", 256) == {"dtype": torch.float32}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _model_kwargs("bf16", 256) == {"dtype": torch.bfloat16, "attn_implementation": "eager"}
+    assert _model_kwargs("bf16", EAGER_MAX_LENGTH + 1) == {"dtype": torch.bfloat16}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert _model_kwargs("bf16", 256) == {"dtype": torch.bfloat16}

@@ -86,6 +86,54 @@ def _batches(lengths: list[int], order: list[int], batch_size: int) -> list[list
     return batches
 
 
+#: model types whose logits are exactly ``lm_head(decoder(...).last_hidden_state)``: for them
+#: the LM head runs on the scored positions only, a chunk at a time, so a batch never holds
+#: tokens x vocabulary logits at once (other models take the generic path through ``.logits``)
+_PLAIN_HEAD_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3"})
+#: positions per chunk of the LM head (about 50 MB of float32 logits for a 49k vocabulary)
+HEAD_CHUNK = 256
+
+
+def _plain_head(model: Any) -> tuple[Any, Any] | None:
+    """``(decoder, lm_head)`` when the model's logits are the LM head over the decoder's output."""
+    config = getattr(model, "config", None)
+    if getattr(config, "model_type", None) not in _PLAIN_HEAD_TYPES:
+        return None
+    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+        return None
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = getattr(base, "model", None)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    if decoder is None or head is None:
+        return None
+    return decoder, head
+
+
+def _token_nll(model: Any, input_ids: Any, mask: Any) -> Any:
+    """Negative log-likelihood of token ``t + 1`` at each position ``t`` (batch, width - 1);
+    padded positions hold 0."""
+    import torch
+
+    targets = input_ids[:, 1:]
+    scored = mask[:, 1:].bool()
+    plain = _plain_head(model)
+    if plain is None:
+        logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+        nll = torch.logsumexp(logits, dim=-1) - logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return nll.masked_fill(~scored, 0.0)
+    decoder, head = plain
+    hidden = decoder(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, :-1]
+    rows, wanted = hidden[scored], targets[scored]
+    parts = []
+    for begin in range(0, rows.shape[0], HEAD_CHUNK):
+        logits = head(rows[begin : begin + HEAD_CHUNK]).float()
+        picked = logits.gather(-1, wanted[begin : begin + HEAD_CHUNK].unsqueeze(-1)).squeeze(-1)
+        parts.append(torch.logsumexp(logits, dim=-1) - picked)
+    nll = torch.zeros(targets.shape, dtype=torch.float32, device=input_ids.device)
+    nll[scored] = torch.cat(parts) if parts else nll[scored]
+    return nll
+
+
 def token_losses(
     texts: Sequence[str],
     model: Any,
@@ -183,12 +231,7 @@ def token_losses(
                 # right padding: real tokens keep positions 0.. and never attend to padding
                 input_ids[row, : len(ids)] = torch.tensor(ids)
                 mask[row, : len(ids)] = 1
-            logits = loaded.model(
-                input_ids=input_ids.to(device), attention_mask=mask.to(device)
-            ).logits.float()
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-            targets = input_ids[:, 1:].to(device)
-            nll = -logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu().double()
+            nll = _token_nll(loaded.model, input_ids.to(device), mask.to(device)).cpu().double()
             for row, k in enumerate(batch):
                 text_index, ids, skip = segments[k]
                 scored = nll[row, skip : len(ids) - 1]

@@ -172,7 +172,6 @@ def _base_spec(config: FineTuneConfig) -> tuple[Any, str]:
 
 
 def _load_model(config: FineTuneConfig, ref: Any) -> tuple[Any, Any]:
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
@@ -182,8 +181,37 @@ def _load_model(config: FineTuneConfig, ref: Any) -> tuple[Any, Any]:
     if config.quantize == "4bit":
         model = _load_4bit(ref, kwargs)
     else:
-        model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=torch.float32, **kwargs)
+        precision = resolve_precision(config.precision, hidden_size=_hidden_size(ref.path))
+        model = AutoModelForCausalLM.from_pretrained(
+            ref.path, **_model_kwargs(precision, config.max_length), **kwargs
+        )
     return model, tokenizer
+
+
+#: longest sequences for which CPU bf16 training uses eager attention (its score matrices
+#: grow with the square of the length)
+EAGER_MAX_LENGTH = 1024
+
+
+def _model_kwargs(precision: str, max_length: int) -> dict[str, Any]:
+    """How the base model is loaded for a run in ``precision``.
+
+    Under bf16 the frozen base weights are stored in bf16: they are never updated, so they need
+    no float32 master copy, and autocast does not re-cast them at every matrix product. The LoRA
+    weights, their optimizer state and the saved adapter stay float32 (peft's
+    ``autocast_adapter_dtype``). On a CPU, bf16 training also uses eager attention: PyTorch's
+    fused CPU attention is slow to differentiate in bf16, and on SmolLM2 at 128-256 tokens a
+    LoRA step with eager attention is about 1.2x faster (``benchmarks/finetune.md``). GPUs keep
+    the default fused attention.
+    """
+    import torch
+
+    if precision != "bf16":
+        return {"dtype": torch.float32}
+    out: dict[str, Any] = {"dtype": torch.bfloat16}
+    if not torch.cuda.is_available() and max_length <= EAGER_MAX_LENGTH:
+        out["attn_implementation"] = "eager"
+    return out
 
 
 def _load_4bit(ref: Any, kwargs: dict[str, Any]) -> Any:
@@ -515,6 +543,8 @@ def _prepare(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
             "n_eval_rows": str(len(eval_rows) if eval_rows else 0),
             "train_tokens": str(train_rows.tokens),
             "truncated_rows": str(train_rows.truncated),
+            "attn_implementation": str(getattr(model.config, "_attn_implementation", "")),
+            "base_dtype": str(model.dtype).removeprefix("torch."),
         },
         truncated=train_rows.truncated,
     )
