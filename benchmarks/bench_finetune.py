@@ -44,6 +44,8 @@ sys.path.insert(0, str(REPO_ROOT))
 WARMUP = 2
 #: set in main(): whether the run is on a CUDA GPU (then bf16 there, and GPU peak FLOP/s)
 CUDA = False
+#: batch size and longest sequence of every run (set from the command line)
+BATCH = {"size": 4, "max_length": 128}
 WIDTH = 52
 
 
@@ -219,8 +221,8 @@ def bench_model(
         response_col="answer",
         max_steps=steps,
         eval_steps=steps,
-        batch_size=4,
-        max_length=128,
+        batch_size=BATCH["size"],
+        max_length=BATCH["max_length"],
         lr=1e-3,
         seed=0,
     )
@@ -302,7 +304,7 @@ def _print(name: str, r: dict[str, Any], keys: list[str], steps: int, tokens: fl
     p = r["precision"]
     print(
         f"\n== {name}: {r['params'] / 1e6:.2f}M params, {steps} steps x {r['rounds']} rounds, "
-        f"batch 4, ~{tokens:.0f} tokens/step, default precision {p}, "
+        f"batch {BATCH['size']}, ~{tokens:.0f} tokens/step, default precision {p}, "
         f"load {os.getloadavg()[0]:.1f}"
     )
     for key in keys:
@@ -348,9 +350,14 @@ def main() -> None:
         default=1,
         metavar="K",
         help="join K consecutive chatterbot answers into each response (longer sequences, "
-        "up to --max-length 128; default 1)",
+        "up to --max-length; default 1)",
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="rows per step (default 4)")
+    parser.add_argument(
+        "--max-length", type=int, default=128, help="longest sequence in tokens (default 128)"
     )
     args = parser.parse_args()
+    BATCH.update(size=args.batch_size, max_length=args.max_length)
 
     import logging
 
