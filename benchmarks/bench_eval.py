@@ -4,7 +4,9 @@
    evaluate module (evaluate.load(module_path("bleu"))); overhead in percent, scores compared.
 2. ROUGE-1/2/L over the same pairs: the plain rouge-score loop (one RougeScorer, stemmer) vs
    llmops rouge_scores (cached stems, bit-parallel LCS, both cores); speed-up and identity.
-3. Perplexity over 512 texts: batched vs one text at a time; speed-up and agreement.
+3. Perplexity over 512 texts: our batched token_losses with its defaults (precision "auto": bf16
+   on CPUs with AVX512-BF16/AMX) vs a plain loop scoring one text at a time in float32; also
+   ours one at a time, and ours batched in fp32 (batching alone); speed-ups and agreement.
 
 Usage: python benchmarks/bench_eval.py [--repeat 3] [--ppl-repeat 1] [--tiny] [--skip-perplexity]
        [--json F]
@@ -170,67 +172,93 @@ def bench_rouge(preds: list[str], refs: list[str], repeat: int) -> dict[str, flo
     }
 
 
-def bench_perplexity(
-    spec: str, repeat: int, batch_size: int, n_texts: int = 512
-) -> dict[str, float]:
-    from llmops_magics import models
-    from llmops_magics.data import load_dataset
-    from llmops_magics.evaluation import token_losses
+def plain_one_at_a_time(texts: list[str], loaded: Any) -> Any:
+    """The baseline: the loop a user writes, one text per forward pass, the model as loaded
+    (float32), loss from transformers' own ``labels=`` path."""
+    import numpy as np
+    import torch
 
-    texts = load_dataset("chatterbot", limit=n_texts, seed=0)["answer"].tolist()
-    models.load(spec)
-    token_losses(texts[:8], spec, batch_size=8, progress=False)  # warm-up
-    batched_t, single_t = [], []
-    batched = single = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        batched = token_losses(texts, spec, batch_size=batch_size, progress=False)
-        batched_t.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        single = token_losses(texts, spec, batch_size=1, progress=False)
-        single_t.append(time.perf_counter() - t0)
-    assert batched is not None and single is not None
+    tok, model = loaded.tokenizer, loaded.model
+    out = np.zeros((len(texts), 2))
+    with torch.inference_mode():
+        for i, text in enumerate(texts):
+            ids = [tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
+            batch = torch.tensor([ids], device=model.device)
+            loss = model(input_ids=batch, labels=batch).loss.item()
+            out[i] = loss * (len(ids) - 1), len(ids) - 1
+    return out
+
+
+def bench_perplexity(spec: str, repeat: int, batch_size: int, n_texts: int = 512) -> dict[str, Any]:
+    """Our batched perplexity (defaults) against a plain one-text-at-a-time loop."""
     import math
 
-    from llmops_magics.finetune import resolve_precision
+    from llmops_magics import models
+    from llmops_magics.data import load_dataset
+    from llmops_magics.evaluation import precision_for, token_losses
 
-    hidden = getattr(models.load(spec).model.config, "hidden_size", None)
-    precision = resolve_precision("auto", hidden_size=hidden)
-    t0 = time.perf_counter()
-    fast = token_losses(texts, spec, batch_size=batch_size, progress=False, precision="auto")
-    s32 = time.perf_counter() - t0  # batched, precision="auto"
-    ppl_s32 = math.exp(fast[:, 0].sum() / fast[:, 1].sum())
+    texts = load_dataset("chatterbot", limit=n_texts, seed=0)["answer"].tolist()
+    loaded = models.load(spec)
+    auto = precision_for(loaded)
+    runs: dict[str, Any] = {
+        "plain loop, one text at a time (fp32)": lambda: plain_one_at_a_time(texts, loaded),
+        f"ours, one at a time ({auto})": lambda: token_losses(
+            texts, loaded, batch_size=1, progress=False
+        ),
+        f"ours, batched, precision=fp32 (bs {batch_size})": lambda: token_losses(
+            texts, loaded, batch_size=batch_size, progress=False, precision="fp32"
+        ),
+        f"ours, batched, defaults ({auto}, bs {batch_size})": lambda: token_losses(
+            texts, loaded, batch_size=batch_size, progress=False
+        ),
+    }
+    keys = list(runs)
+    for precision in {"fp32", auto}:  # warm-up
+        token_losses(texts[:8], loaded, batch_size=8, progress=False, precision=precision)
+    times: dict[str, list[float]] = {k: [] for k in keys}
+    values: dict[str, Any] = {}
+    for i in range(repeat):
+        for key in keys[i % len(keys) :] + keys[: i % len(keys)]:  # rotate: the machine drifts
+            t0 = time.perf_counter()
+            values[key] = runs[key]()
+            times[key].append(time.perf_counter() - t0)
+    plain, single, fp32, ours = keys
+    tokens = int(values[ours][:, 1].sum())
+    ppl = {k: math.exp(v[:, 0].sum() / v[:, 1].sum()) for k, v in values.items()}
 
-    b, s = statistics.median(batched_t), statistics.median(single_t)
-    ppl_b = math.exp(batched[:, 0].sum() / batched[:, 1].sum())
-    ppl_s = math.exp(single[:, 0].sum() / single[:, 1].sum())
-    tokens = int(batched[:, 1].sum())
+    def ratio(slow: str, fast: str) -> float:
+        return statistics.median(a / b for a, b in zip(times[slow], times[fast], strict=True))
+
     print(
-        f"Perplexity of {len(texts)} chatterbot answers ({tokens} tokens) under {spec} "
-        f"(median of {repeat})"
+        f"\nPerplexity of {len(texts)} chatterbot answers ({tokens} tokens) under {spec} "
+        f"({repeat} round(s), order rotated; ratios are medians of per-round ratios)"
     )
-    print(f"  one text at a time                    {s:7.3f} s   ({tokens / s:.0f} tokens/s)")
+    for key in keys:
+        t = statistics.median(times[key])
+        print(f"  {key:<44} {t:8.3f} s  ({tokens / t:6.0f} tokens/s)  perplexity {ppl[key]:.6f}")
+    speedup = ratio(plain, ours)
     print(
-        f"  batched, batch_size={batch_size:<3}              {b:7.3f} s   "
-        f"({tokens / b:.0f} tokens/s)   speed-up {s / b:.2f}x"
+        f"  ours batched (defaults) vs the plain loop     {speedup:.2f}x  "
+        f"(target >= 3x: {'OK' if speedup >= 3 else 'MISSED'})"
     )
+    print(f"  batching alone, {auto}: batched vs one at a time {ratio(single, ours):.2f}x")
+    print(f"  batching alone, fp32: batched vs the plain loop {ratio(plain, fp32):.2f}x")
     print(
-        f"  batched, precision=auto ({precision})     {s32:7.3f} s   "
-        f"({tokens / s32:.0f} tokens/s)   speed-up {s / s32:.2f}x against one at a time (fp32)"
-    )
-    print(
-        f"  corpus perplexity: batched {ppl_b:.6f}, one at a time {ppl_s:.6f} "
-        f"(rel. diff {abs(ppl_b / ppl_s - 1):.1e}); batched {precision} {ppl_s32:.6f} "
-        f"(differs by {abs(ppl_s32 / ppl_s - 1):.1e})"
+        f"  agreement: ours fp32 vs the plain loop {abs(ppl[fp32] / ppl[plain] - 1):.1e} "
+        f"relative; ours {auto} vs fp32 {abs(ppl[ours] / ppl[fp32] - 1):.1e}"
     )
     return {
-        "ppl_single_s": s,
-        "ppl_batched_s": b,
-        "ppl_speedup": s / b,
-        "ppl_batched": ppl_b,
-        "ppl_single": ppl_s,
-        "ppl_batched_auto_s": s32,
-        "ppl_batched_auto": ppl_s32,
+        "ppl_precision": auto,
+        "ppl_plain_single_s": statistics.median(times[plain]),
+        "ppl_single_s": statistics.median(times[single]),
+        "ppl_batched_fp32_s": statistics.median(times[fp32]),
+        "ppl_batched_s": statistics.median(times[ours]),
+        "ppl_speedup": speedup,
+        "ppl_speedup_same_precision": ratio(single, ours),
+        "ppl_speedup_fp32": ratio(plain, fp32),
+        "ppl_plain": ppl[plain],
+        "ppl_batched_fp32": ppl[fp32],
+        "ppl_batched": ppl[ours],
     }
 
 
@@ -250,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
-    figures: dict[str, float] = {}
+    figures: dict[str, Any] = {}
     if args.only in (None, "bleu", "rouge"):
         preds, refs = pairs(args.pairs)
         if args.only in (None, "bleu"):

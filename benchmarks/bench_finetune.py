@@ -341,8 +341,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny-only", action="store_true", help="skip the embedded model")
     parser.add_argument("--skip-tiny", action="store_true", help="only the embedded model")
-    parser.add_argument("--steps", type=int, default=12, help="steps on SmolLM2 (default 12)")
-    parser.add_argument("--rounds", type=int, default=1, help="SmolLM2 rounds (default 1)")
+    parser.add_argument("--steps", type=int, default=10, help="steps on SmolLM2 (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="SmolLM2 rounds (default 3)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument(
         "--pack",

@@ -72,6 +72,9 @@ def test_generate_score_and_log_with_lineage(tiny_model, workspace):
     assert metrics["bleu"] == pytest.approx(result.score("bleu"))
     assert metrics["perplexity"] == pytest.approx(result.score("perplexity"))
     assert "perplexity_ci_low" in metrics
+    # the tiny model (hidden 64) scores in float32 under the default precision "auto"
+    assert run.data.params["precision"] == "auto"
+    assert run.data.params["perplexity_precision"] == "fp32"
     # the traces of the generations are real MLflow traces (the feedback stage rates them)
     trace = _mlflow_client().get_trace(ex["trace_id"][0])
     assert trace.info.trace_id == ex["trace_id"][0]
@@ -200,6 +203,8 @@ def test_bad_input(tiny_model, tmp_path, workspace):
         evaluate(df, prediction_col="good", counterfactual="he:she")
     with pytest.raises(EvaluationError, match="bootstrap=1"):
         evaluate(df, prediction_col="good", bootstrap=1)
+    with pytest.raises(EvaluationError, match="precision='fp16' is not one of auto, fp32, bf16"):
+        evaluate(df, prediction_col="good", precision="fp16")
     (tmp_path / "noweights").mkdir()
     (tmp_path / "noweights" / "config.json").write_text((tiny_model / "config.json").read_text())
     with pytest.raises(LlmopsError, match="no weight files"):
@@ -252,6 +257,8 @@ def test_magics_eval_and_compare(ip, workspace, tiny_model):
     assert {r["run_id"] for r in newest.runs} == set(runs)
     from IPython.core.error import UsageError
 
+    with pytest.raises(UsageError, match="invalid choice: 'fp16'"):
+        ip.run_line_magic("llmops", "eval --data df --prediction-col good --precision fp16")
     with pytest.raises(UsageError, match="--bootstrap"):
         ip.run_line_magic("llmops", "eval --data df --prediction-col good --bootstrap -5")
     with pytest.raises(UsageError, match="no variable named 'nodf'"):

@@ -126,6 +126,23 @@ def test_precision_option(tiny_model):
     assert bf16 != fp32 and abs(bf16 / fp32 - 1) < 0.05
     with pytest.raises(EvaluationError, match="precision='fp16'"):
         perplexity(texts, str(tiny_model), precision="fp16")
+    assert perplexity(texts, str(tiny_model)).precision == "fp32"
+    assert perplexity(texts, str(tiny_model), precision="bf16").precision == "bf16"
+
+
+def test_auto_precision_follows_the_hardware_rule(tiny_model, monkeypatch):
+    """auto: bf16 only for models of hidden size >= 256 on bf16 hardware."""
+    from llmops_magics import finetune
+    from llmops_magics.evaluation import precision_for
+
+    loaded = models.load(str(tiny_model))
+    assert precision_for(loaded, "fp32") == "fp32"
+    assert precision_for(loaded) == "fp32"  # hidden 64
+    monkeypatch.setattr(finetune._train, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(loaded.model.config, "hidden_size", 576)
+    assert precision_for(loaded) == "bf16"
+    monkeypatch.setattr(finetune._train, "cpu_has_bf16", lambda: False)
+    assert precision_for(loaded) == "fp32"
 
 
 def test_chunked_lm_head_equals_the_full_logits(tiny_model, monkeypatch):

@@ -11,7 +11,12 @@ from llmops_magics.evaluation._compare import CompareResult, compare
 from llmops_magics.evaluation._errors import EvaluationError, InputMismatchError
 from llmops_magics.evaluation._evaluate import EvalResult, evaluate
 from llmops_magics.evaluation._modules import module_path
-from llmops_magics.evaluation._perplexity import PerplexityResult, perplexity, token_losses
+from llmops_magics.evaluation._perplexity import (
+    PerplexityResult,
+    perplexity,
+    precision_for,
+    token_losses,
+)
 from llmops_magics.evaluation._score import corpus_score, sentence_scores
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "module_path",
     "parse_pairs",
     "perplexity",
+    "precision_for",
     "sentence_scores",
     "token_losses",
 ]

@@ -291,6 +291,7 @@ def evaluate(
     prompt_version: str | None = None,
     track: bool = True,
     progress: bool | None = None,
+    precision: str = "auto",
 ) -> EvalResult:
     """Evaluate one or more models (or a column of predictions) on a DataFrame.
 
@@ -324,6 +325,10 @@ def evaluate(
         The prompt version the prompts came from, for lineage (default: ``data.attrs``).
     track
         Log one MLflow run per model (and the generations with their traces).
+    precision
+        Perplexity's precision: ``auto`` (bf16 where the hardware has it, for models of hidden
+        size 256 or more), ``fp32`` or ``bf16``; see :func:`token_losses`. Each run logs the
+        precision used as ``perplexity_precision``.
     """
     from llmops_magics import data as data_mod
     from llmops_magics import models as models_mod
@@ -396,7 +401,10 @@ def evaluate(
     gen = dict(
         max_new_tokens=max_new_tokens, batch_size=batch_size, system=system, chat=chat, seed=seed
     )
-    context = {"batch_size": batch_size, "progress": progress}
+    from llmops_magics.evaluation._perplexity import check_precision
+
+    check_precision(precision)
+    context = {"progress": progress, "precision": precision}
     systems: list[_System] = []
     if given_predictions is not None:
         from llmops_magics.evaluation._score import check_pairs
@@ -474,7 +482,11 @@ def evaluate(
             base_system,
             frame,
             dict(
-                prompt_col=prompt_col, reference_col=ref_col, prediction_col=prediction_col, **gen
+                prompt_col=prompt_col,
+                reference_col=ref_col,
+                prediction_col=prediction_col,
+                precision=precision,
+                **gen,
             ),
         )
     result.total_s = time.perf_counter() - started
@@ -796,6 +808,15 @@ def _load_baseline_run(run_id: str, references: list[Any], names: list[str]) -> 
     )
 
 
+def _precision_param(s: _System, result: EvalResult, params: dict[str, Any]) -> dict[str, str]:
+    """``perplexity_precision``: the precision perplexity ran in for this system's model."""
+    if "perplexity" not in result.metrics or s.name.startswith("column "):
+        return {}
+    from llmops_magics.evaluation._perplexity import precision_for
+
+    return {"perplexity_precision": precision_for(s.name, params.get("precision") or "auto")}
+
+
 def _log(
     result: EvalResult,
     systems: list[_System],
@@ -834,6 +855,7 @@ def _log(
                     "baseline": result.baseline or "",
                 }
                 | {k: ("" if v is None else v) for k, v in params.items()}
+                | _precision_param(s, result, params)
             )
             values: dict[str, float] = {}
             for row in result.summary:

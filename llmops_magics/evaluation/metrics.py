@@ -314,7 +314,10 @@ def _perplexity_stats(
             "perplexity needs a model.", hint="Pass model=SPEC (--model SPEC) to compute it."
         )
     return token_losses(
-        references, model, batch_size=context.get("batch_size", 8), progress=context.get("progress")
+        references,
+        model,
+        precision=context.get("precision", "auto"),
+        progress=context.get("progress"),
     )
 
 

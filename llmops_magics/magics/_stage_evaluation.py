@@ -46,6 +46,12 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-new-tokens", type=int, metavar="N", help="default 64")
     p.add_argument("--batch-size", type=int, metavar="N", help="default 8")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="perplexity precision: auto (bf16 where the hardware has it), fp32 or bf16",
+    )
     p.add_argument("--system", help="system message for chat models")
     p.add_argument("--prompt-version", metavar="V", help="prompt version, for lineage")
     p.add_argument("--no-track", action="store_true", help="do not log runs to MLflow")
@@ -85,6 +91,7 @@ def _eval(args: argparse.Namespace, ctx: Context) -> Any:
         system=args.system,
         prompt_version=args.prompt_version,
         track=not args.no_track,
+        precision=args.precision,
     )
 
 
