@@ -21,8 +21,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check llmops_magics tests benchmarks
 	$(VENV)/bin/mypy
 
+# the suite runs in $(PYTEST_WORKERS) processes (pytest-xdist), one test file per process at a
+# time; PYTEST_WORKERS=0 runs it in this process
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP)
-	$(PY) -m pytest -q --durations=10 $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=10 -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint pytest
 
