@@ -342,7 +342,7 @@ def main() -> None:
     parser.add_argument("--tiny-only", action="store_true", help="skip the embedded model")
     parser.add_argument("--skip-tiny", action="store_true", help="only the embedded model")
     parser.add_argument("--steps", type=int, default=10, help="steps on SmolLM2 (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, help="SmolLM2 rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="SmolLM2 rounds (default 5)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument(
         "--pack",
@@ -394,7 +394,7 @@ def main() -> None:
         tiny = make_tiny_model(Path(tmp) / "tiny", hidden_size=64)
         if not args.skip_tiny:
             out["tiny"] = bench_model(
-                "tiny Llama (tests' model)", str(tiny), train, evals, steps=30, rounds=2
+                "tiny Llama (tests' model)", str(tiny), train, evals, steps=30, rounds=6
             )
         if not args.tiny_only:
             out["smollm2"] = bench_model(
