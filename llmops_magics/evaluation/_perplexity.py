@@ -63,8 +63,9 @@ def _windows(ids: list[int], context: int, stride: int) -> list[tuple[list[int],
         begin += stride
 
 
-#: padded tokens per forward pass at most (a window longer than this runs alone): the logits of
-#: a batch take tokens x vocabulary floats (about 0.8 GB for SmolLM2's 49k vocabulary)
+#: padded tokens per forward pass at most (a window longer than this runs alone): bounds the
+#: activations of a batch, and on the generic path its tokens x vocabulary logits (about 0.8 GB
+#: for SmolLM2's 49k vocabulary)
 TOKEN_BUDGET = 4096
 
 
@@ -130,7 +131,8 @@ def _token_nll(model: Any, input_ids: Any, mask: Any) -> Any:
         picked = logits.gather(-1, wanted[begin : begin + HEAD_CHUNK].unsqueeze(-1)).squeeze(-1)
         parts.append(torch.logsumexp(logits, dim=-1) - picked)
     nll = torch.zeros(targets.shape, dtype=torch.float32, device=input_ids.device)
-    nll[scored] = torch.cat(parts) if parts else nll[scored]
+    if parts:
+        nll[scored] = torch.cat(parts)
     return nll
 
 
