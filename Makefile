@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check llmops_magics tests benchmarks
 	$(VENV)/bin/ruff format --check llmops_magics tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # the suite runs in $(PYTEST_WORKERS) processes (pytest-xdist), one test file per process at a
 # time; PYTEST_WORKERS=0 runs it in this process

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics import progress as _progress
 from llmops_magics.errors import LlmopsError
 
 if TYPE_CHECKING:
@@ -21,15 +22,48 @@ __version__ = "0.1.0"
 __all__ = [
     "LlmopsError",
     "__version__",
+    "config",
     "data",
     "errors",
+    "evaluation",
+    "feedback",
+    "files",
+    "finetune",
     "load_ipython_extension",
     "models",
+    "pipelines",
+    "progress",
+    "prompts",
+    "sweeps",
     "testing",
+    "tracking",
+    "widgets",
     "workspace",
 ]
 
-_SUBMODULES = {"data", "errors", "models", "testing", "workspace", "magics"}
+_SUBMODULES = {
+    "config",
+    "data",
+    "errors",
+    "evaluation",
+    "feedback",
+    "files",
+    "finetune",
+    "magics",
+    "models",
+    "pipelines",
+    "progress",
+    "prompts",
+    "sweeps",
+    "testing",
+    "tracking",
+    "widgets",
+    "workspace",
+}
+
+# The composition root: the panel layer registers its views when a stage first asks for one
+# (Core never imports it; loading the extension stays instant).
+_progress.add_view_provider("llmops_magics.widgets")
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:

@@ -6,6 +6,8 @@ import dataclasses
 import html
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics import progress
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -20,6 +22,9 @@ class Result:
     """
 
     _title = "Result"
+    #: show the panel that the panel layer registered for this type when a notebook front end
+    #: is attached (the HTML table stays in the bundle for nbconvert and reopened notebooks)
+    _live_panel = False
 
     def to_dict(self) -> dict[str, Any]:
         """The result's fields as plain Python data."""
@@ -45,3 +50,13 @@ class Result:
             f"<div><p><b>{html.escape(self._summary())}</b></p>"
             f"{frame.to_html(index=False, max_rows=50, notebook=True)}</div>"
         )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        if not (self._live_panel and progress.has_frontend()):
+            return bundle
+        panel = progress.panel_for(self)
+        widget_bundle = panel._repr_mimebundle_(**kwargs) if panel is not None else None
+        if widget_bundle:
+            bundle.update({k: v for k, v in widget_bundle.items() if k != "text/plain"})
+        return bundle

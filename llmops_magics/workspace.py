@@ -13,16 +13,14 @@ a file lock, the database runs in WAL mode and MLflow waits on a busy database i
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import logging
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops_magics.errors import WorkspaceError
+from llmops_magics.files import file_lock
 from llmops_magics.results import Result
 
 if TYPE_CHECKING:
@@ -41,7 +39,6 @@ __all__ = [
 DEFAULT_EXPERIMENT = "llmops"
 _DIRNAME = ".llmops"
 _explicit: Path | None = None
-_ready: dict[str, str] = {}  # "tracking uri|experiment" -> experiment id, per process
 
 
 @dataclass(frozen=True)
@@ -89,12 +86,8 @@ class Workspace:
     def lock(self, name: str = "workspace") -> Iterator[None]:
         """An exclusive lock across processes, for work that must not run twice at once."""
         self.ensure()
-        with open(self.root / f".{name}.lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self.root / f".{name}.lock"):
+            yield
 
     def info(self) -> WorkspaceInfo:
         """A description of the workspace for display."""
@@ -154,84 +147,14 @@ def use(path: str | os.PathLike[str] | None) -> Workspace:
     return ws
 
 
-def _mlflow() -> Any:
-    # The project sends nothing anywhere; set before mlflow is first imported.
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-
-    # We flush traces ourselves after each call; its note at interpreter exit is noise.
-    logging.getLogger("mlflow.tracing.export.async_export_queue").setLevel(logging.WARNING)
-
-    return mlflow
-
-
-def _point_mlflow(mlflow: Any, uri: str) -> None:
-    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI for child processes; undo that,
-    # or the variable would later read as the user's choice and pin every other workspace (and
-    # every subprocess) to this store.
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    if saved is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = saved
-
-
-def _prepare_sqlite(db: Path) -> None:
-    # WAL lets readers work while another kernel writes; the mode is stored in the file.
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-    finally:
-        con.close()
-
-
 def experiment_id(name: str = DEFAULT_EXPERIMENT, workspace: Workspace | None = None) -> str:
-    """Point MLflow at the workspace and return the id of experiment ``name`` (created if new).
+    """Create the workspace's store if needed and return the id of experiment ``name``.
 
-    Safe to call from several processes at once: the store's creation and migrations happen
-    under the workspace lock.
+    The store is the tracking module's business: :func:`llmops_magics.tracking.experiment_id`.
     """
-    ws = workspace or current()
-    uri = ws.tracking_uri
-    key = f"{uri}|{name}"
-    mlflow = _mlflow()
-    _point_mlflow(mlflow, uri)
-    if key in _ready:
-        return _ready[key]
-    ws.ensure()
-    # Creating the store logs a dozen INFO lines (alembic migrations); keep the cell quiet.
-    quiet = [logging.getLogger(n) for n in ("alembic", "mlflow.store.db.utils")]
-    levels = [log.level for log in quiet]
-    for log in quiet:
-        log.setLevel(logging.WARNING)
-    try:
-        with ws.lock():
-            if ws.is_local:
-                _prepare_sqlite(ws.root / "mlflow.db")
-            client = mlflow.MlflowClient(uri)
-            exp = client.get_experiment_by_name(name)
-            if exp is None:
-                location = ws.artifact_root.as_uri() if ws.is_local else None
-                exp_id = client.create_experiment(name, artifact_location=location)
-            else:
-                exp_id = exp.experiment_id
-    except WorkspaceError:
-        raise
-    except Exception as exc:
-        raise WorkspaceError(
-            f"Cannot open the tracking store {uri!r}: {exc}",
-            hint="Check the path or server, or unset LLMOPS_TRACKING_URI/MLFLOW_TRACKING_URI "
-            "to use the local workspace.",
-        ) from exc
-    finally:
-        for log, lvl in zip(quiet, levels, strict=True):
-            log.setLevel(lvl)
-    _ready[key] = exp_id
-    return exp_id
+    from llmops_magics import tracking  # Core's MLflow module; imported late, it imports this one
 
-
-_RUN_COLUMNS = ["run_id", "run_name", "experiment", "stage", "status", "start_time", "end_time"]
+    return tracking.experiment_id(name, workspace=workspace)
 
 
 def runs(
@@ -246,33 +169,19 @@ def runs(
     filter_string
         An MLflow search filter, e.g. ``"params.model = 'smollm2'"``.
     """
-    import pandas as pd
+    from llmops_magics import tracking
 
-    if limit < 1:
-        raise WorkspaceError(f"limit must be at least 1, got {limit}.")
-    ws = workspace or current()
-    experiment_id(workspace=ws)
-    mlflow = _mlflow()
-    client = mlflow.MlflowClient(ws.tracking_uri)
-    experiments = {e.experiment_id: e.name for e in client.search_experiments()}
-    try:
-        frame = mlflow.search_runs(
-            experiment_ids=list(experiments),
-            filter_string=filter_string,
-            max_results=limit,
-            order_by=["attributes.start_time DESC"],
-        )
-    except Exception as exc:
-        raise WorkspaceError(
-            f"Cannot search runs: {exc}",
-            hint='Filters look like "params.model = \'smollm2\'" or "metrics.total_s > 1".',
-        ) from exc
-    if frame.empty:
-        return pd.DataFrame(columns=_RUN_COLUMNS)
-    frame = frame.rename(columns={"tags.mlflow.runName": "run_name", "tags.llmops.stage": "stage"})
-    frame["experiment"] = frame["experiment_id"].map(experiments)
-    for col in _RUN_COLUMNS:
-        if col not in frame:
-            frame[col] = None
-    rest = [c for c in frame.columns if c not in _RUN_COLUMNS and c != "experiment_id"]
-    return frame[_RUN_COLUMNS + rest].reset_index(drop=True)
+    return tracking.runs(limit=limit, filter_string=filter_string, workspace=workspace)
+
+
+# --- TEMPORARY: removed when every stage reaches MLflow through llmops_magics.tracking --------
+def _mlflow() -> Any:
+    from llmops_magics import tracking
+
+    return tracking.mlflow_module()
+
+
+def _point_mlflow(mlflow: Any, uri: str) -> None:
+    from llmops_magics import tracking
+
+    tracking.point_mlflow(uri)

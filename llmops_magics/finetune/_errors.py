@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from llmops_magics.config import ConfigError
 from llmops_magics.errors import LlmopsError
 
 __all__ = ["FineTuneConfigError", "FineTuneError"]
@@ -11,9 +12,5 @@ class FineTuneError(LlmopsError):
     """Fine-tuning cannot start or continue for a reason the user can act on."""
 
 
-class FineTuneConfigError(FineTuneError, ValueError):
+class FineTuneConfigError(FineTuneError, ConfigError):
     """A :class:`~llmops_magics.finetune.FineTuneConfig` field is out of range or inconsistent."""
-
-    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
-        self.field = field
-        super().__init__(message, hint=hint)

@@ -13,8 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmops_magics._registry import Registry
+from llmops_magics.config import add_arguments, given
 
-__all__ = ["COMMANDS", "Command", "Context", "Settings", "UsageProblem", "build_parser", "command"]
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "Context",
+    "Settings",
+    "UsageProblem",
+    "build_parser",
+    "command",
+    "generation_params",
+]
 
 
 class UsageProblem(Exception):
@@ -172,18 +182,23 @@ def _data(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
+    from llmops_magics.models import GenerationParams
+
     p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompt text (quote it)")
     p.add_argument("-m", "--model", help="model spec (default: the session's default_model)")
     p.add_argument("--data", metavar="DF", help="a DataFrame variable (CLI: a CSV/JSONL file)")
     p.add_argument("--column", metavar="COL", help="with --data: the column of prompts")
-    p.add_argument("--max-new-tokens", type=int, metavar="N", help="default 64")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--batch-size", type=int, metavar="N", help="prompts per batch (default 8)")
-    p.add_argument("--system", help="system message for chat models")
-    p.add_argument("--no-chat", action="store_true", help="send prompts raw, no chat template")
+    add_arguments(p, GenerationParams)
     p.add_argument("--no-track", action="store_true", help="do not log a run and traces")
+
+
+def generation_params(args: argparse.Namespace, settings: Settings) -> Any:
+    """The :class:`~llmops_magics.models.GenerationParams` of the generation flags given, on top
+    of the session's defaults (``%config LlmopsMagics.max_new_tokens`` and ``batch_size``)."""
+    from llmops_magics.models import GenerationParams
+
+    base = {"max_new_tokens": settings.max_new_tokens, "batch_size": settings.batch_size}
+    return GenerationParams(**(base | given(args, GenerationParams)))
 
 
 @command(
@@ -210,17 +225,10 @@ def _generate(args: argparse.Namespace, ctx: Context) -> Any:
         prompts = data.text_column(ctx.frame(args.data), args.column, name=args.data)
     else:
         prompts = args.prompts or cell_prompts
-    s = ctx.settings
     return models.generate(
         prompts,
-        model=args.model or s.default_model,
-        max_new_tokens=s.max_new_tokens if args.max_new_tokens is None else args.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        seed=args.seed,
-        batch_size=s.batch_size if args.batch_size is None else args.batch_size,
-        system=args.system,
-        chat=False if args.no_chat else None,
+        model=args.model or ctx.settings.default_model,
+        params=generation_params(args, ctx.settings),
         track=not args.no_track,
     )
 

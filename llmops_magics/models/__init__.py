@@ -4,7 +4,15 @@
 >>> result = models.generate(["What is AI?"], model="smollm2")  # doctest: +SKIP
 """
 
-from llmops_magics.models._generate import GenerationParams, GenerationResult, generate
+from llmops_magics.models._generate import (
+    GenerationParams,
+    GenerationParamsError,
+    GenerationResult,
+    check_prompts,
+    eos_ids,
+    generate,
+    render_prompt,
+)
 from llmops_magics.models._load import LoadedModel, ModelList, clear_cache, list_models, load
 from llmops_magics.models._sources import (
     EmbeddedModel,
@@ -18,17 +26,21 @@ from llmops_magics.models._sources import (
 __all__ = [
     "EmbeddedModel",
     "GenerationParams",
+    "GenerationParamsError",
     "GenerationResult",
     "LoadedModel",
     "ModelList",
     "ModelRef",
     "ModelSource",
     "cache_root",
+    "check_prompts",
     "clear_cache",
+    "eos_ids",
     "generate",
     "list_models",
     "load",
     "register_source",
+    "render_prompt",
     "resolve",
 ]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics import progress as _progress
+from llmops_magics.config import Config, ConfigError, option
 from llmops_magics.errors import DataError, GenerationError
 from llmops_magics.models._load import LoadedModel, load
 from llmops_magics.results import Result
@@ -14,40 +17,44 @@ from llmops_magics.results import Result
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["GenerationParams", "GenerationResult", "generate"]
+__all__ = [
+    "GenerationParams",
+    "GenerationParamsError",
+    "GenerationResult",
+    "check_prompts",
+    "eos_ids",
+    "generate",
+    "render_prompt",
+]
+
+
+class GenerationParamsError(GenerationError, ConfigError):
+    """A decoding setting out of range (``field`` names it)."""
 
 
 @dataclass(frozen=True)
-class GenerationParams:
-    """Decoding settings, validated on creation."""
+class GenerationParams(Config):
+    """Decoding settings, validated on creation; every generating stage takes them whole."""
 
-    max_new_tokens: int = field(default=64, metadata={"help": "tokens to generate at most"})
-    temperature: float = field(default=0.0, metadata={"help": "0 = greedy; > 0 samples"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass, in (0, 1]"})
-    seed: int = field(default=0, metadata={"help": "random seed for sampling"})
-    batch_size: int = field(default=8, metadata={"help": "prompts per forward pass"})
-    system: str | None = field(default=None, metadata={"help": "system message for chat models"})
-    chat: bool | None = field(
-        default=None, metadata={"help": "apply the chat template (default: if the model has one)"}
+    max_new_tokens: int = option(64, help="tokens to generate at most", minimum=1, maximum=8192)
+    temperature: float = option(
+        0.0, help="0 = greedy (default); > 0 samples", minimum=0.0, maximum=10.0
+    )
+    top_p: float = option(
+        1.0,
+        help="nucleus sampling mass, in (0, 1]",
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_minimum=True,
+    )
+    seed: int = option(0, help="random seed for sampling", minimum=0)
+    batch_size: int = option(8, help="prompts per forward pass", minimum=1, maximum=1024)
+    system: str | None = option(None, help="system message for chat models")
+    chat: bool | None = option(
+        None, help="apply the chat template (default: when the model has one)"
     )
 
-    def __post_init__(self) -> None:
-        checks = [
-            ("max_new_tokens", 1 <= self.max_new_tokens <= 8192, "an integer from 1 to 8192"),
-            ("temperature", 0.0 <= self.temperature <= 10.0, "between 0 (greedy) and 10"),
-            ("top_p", 0.0 < self.top_p <= 1.0, "in (0, 1]"),
-            ("batch_size", 1 <= self.batch_size <= 1024, "an integer from 1 to 1024"),
-            ("seed", self.seed >= 0, "a non-negative integer"),
-        ]
-        for name, ok, expected in checks:
-            if not ok:  # NaN fails every comparison, so it lands here too
-                raise GenerationError(
-                    f"{name}={getattr(self, name)!r} is out of range: it must be {expected}."
-                )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as plain data (for logging as run parameters)."""
-        return asdict(self)
+    error_class = GenerationParamsError
 
 
 @dataclass
@@ -143,7 +150,9 @@ def check_prompts(prompts: str | Iterable[Any]) -> list[str]:
     return items
 
 
-def _render(loaded: LoadedModel, prompt: str, params: GenerationParams) -> str:
+def render_prompt(loaded: LoadedModel, prompt: str, params: GenerationParams) -> str:
+    """The text the model sees for ``prompt``: the chat template applied when ``params`` say so
+    (by default when the model has one), with the system message first."""
     use_chat = loaded.is_chat if params.chat is None else params.chat
     if not use_chat:
         return prompt
@@ -160,7 +169,8 @@ def _render(loaded: LoadedModel, prompt: str, params: GenerationParams) -> str:
     )
 
 
-def _eos_ids(loaded: LoadedModel) -> set[int]:
+def eos_ids(loaded: LoadedModel) -> set[int]:
+    """The token ids that end a generation (the model's and the tokenizer's end tokens)."""
     ids: set[int] = set()
     configured = getattr(loaded.model.generation_config, "eos_token_id", None)
     if isinstance(configured, int):
@@ -172,19 +182,25 @@ def _eos_ids(loaded: LoadedModel) -> set[int]:
     return ids
 
 
+#: ``on_text(index, text_so_far)``: called as tokens arrive when streaming
+TextCallback = Callable[[int, str], None]
+
+
 def generate(
     prompts: str | Sequence[str],
     model: str = "smollm2",
+    params: GenerationParams | None = None,
     *,
-    max_new_tokens: int = 64,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    seed: int = 0,
-    batch_size: int = 8,
+    max_new_tokens: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
     system: str | None = None,
     chat: bool | None = None,
     track: bool = True,
-    progress: bool | None = None,
+    progress: _progress.ProgressOption = None,
+    on_text: TextCallback | None = None,
 ) -> GenerationResult:
     """Generate a completion for each prompt, in batches, and trace every call in MLflow.
 
@@ -194,12 +210,18 @@ def generate(
         One prompt or a sequence of prompts.
     model
         A model spec (see :func:`llmops_magics.models.resolve`).
+    params
+        Decoding settings (:class:`GenerationParams`); the keyword settings below override
+        single fields of it.
     max_new_tokens, temperature, top_p, seed, batch_size, system, chat
-        Decoding settings (:class:`GenerationParams`).
+        Single decoding settings (None: from ``params`` or the default).
     track
         Log an MLflow run in the workspace, with one trace per prompt.
     progress
-        Show a progress bar; by default when there is more than one batch.
+        Show progress: None = when there is more than one batch; False = never.
+    on_text
+        Stream: called with ``(index, text so far)`` as tokens arrive. Prompts then run one at
+        a time (a streamer follows a single sequence).
 
     Returns
     -------
@@ -207,60 +229,104 @@ def generate(
         Texts in the order of ``prompts``, with token counts, latency and the run id.
     """
     items = check_prompts(prompts)
-    params = GenerationParams(max_new_tokens, temperature, top_p, seed, batch_size, system, chat)
+    overrides = {
+        k: v
+        for k, v in {
+            "max_new_tokens": max_new_tokens,
+            "temperature": temperature,
+            "top_p": top_p,
+            "seed": seed,
+            "batch_size": batch_size,
+            "system": system,
+            "chat": chat,
+        }.items()
+        if v is not None
+    }
+    params = (params or GenerationParams()).replace(**overrides)
     loaded = load(model)
-    rendered = [_render(loaded, p, params) for p in items]
-    texts, prompt_tokens, completion_tokens, latency, reasons, spans, total = _run_batches(
-        loaded, rendered, params, progress
-    )
+    rendered = [render_prompt(loaded, p, params) for p in items]
+    if on_text is not None:
+        out = _run_streaming(loaded, rendered, params, on_text)
+    else:
+        out = _run_batches(loaded, rendered, params, progress)
     result = GenerationResult(
         model=model,
         prompts=items,
-        texts=texts,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        latency_s=latency,
-        finish_reasons=reasons,
+        texts=out.texts,
+        prompt_tokens=out.prompt_tokens,
+        completion_tokens=out.completion_tokens,
+        latency_s=out.latency,
+        finish_reasons=out.reasons,
         params=params.to_dict(),
-        total_s=total,
+        total_s=out.total,
     )
     if track:
-        _track(result, loaded, spans)
+        _track(result, loaded, out.spans)
     return result
+
+
+@dataclass
+class _Outputs:
+    """What the generation loops fill in, one slot per prompt."""
+
+    texts: list[str]
+    prompt_tokens: list[int]
+    completion_tokens: list[int]
+    latency: list[float]
+    reasons: list[str]
+    spans: list[tuple[int, int]]
+    total: float = 0.0
+
+    @classmethod
+    def empty(cls, n: int) -> _Outputs:
+        return cls([""] * n, [0] * n, [0] * n, [0.0] * n, [""] * n, [(0, 0)] * n)
+
+    def put(self, i: int, loaded: LoadedModel, ids: list[int], eos: set[int]) -> None:
+        """Decode the new token ids of prompt ``i`` (cut at the first end token)."""
+        stop = next((k for k, t in enumerate(ids) if t in eos), None)
+        kept = ids if stop is None else ids[:stop]
+        self.texts[i] = loaded.tokenizer.decode(kept, skip_special_tokens=True).strip()
+        self.completion_tokens[i] = len(kept)
+        self.reasons[i] = "length" if stop is None else "stop"
+
+
+def _decoding_options(params: GenerationParams) -> dict[str, Any]:
+    options: dict[str, Any] = {"max_new_tokens": params.max_new_tokens}
+    if params.temperature > 0:
+        options.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+    else:  # the model's generation config may carry sampling defaults; greedy ignores them
+        options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    return options
+
+
+def _add_special(loaded: LoadedModel, params: GenerationParams) -> bool:
+    return not (loaded.is_chat if params.chat is None else params.chat)
 
 
 def _run_batches(
     loaded: LoadedModel,
     rendered: list[str],
     params: GenerationParams,
-    progress: bool | None,
-) -> tuple[list[str], list[int], list[int], list[float], list[str], list[tuple[int, int]], float]:
+    progress: _progress.ProgressOption,
+) -> _Outputs:
     import torch
-    from tqdm.auto import tqdm
 
     tok, model = loaded.tokenizer, loaded.model
-    add_special = not (loaded.is_chat if params.chat is None else params.chat)
+    add_special = _add_special(loaded, params)
     lengths = [len(ids) for ids in tok(rendered, add_special_tokens=add_special)["input_ids"]]
     # Similar lengths share a batch, so little compute goes to padding; longest first so a
     # memory problem shows at once.
     order = sorted(range(len(rendered)), key=lambda i: -lengths[i])
     batches = [order[i : i + params.batch_size] for i in range(0, len(order), params.batch_size)]
-    n = len(rendered)
-    texts, reasons = [""] * n, [""] * n
-    completion, latency = [0] * n, [0.0] * n
-    spans = [(0, 0)] * n
-    eos = _eos_ids(loaded)
-    sampling = params.temperature > 0
-    options: dict[str, Any] = {"max_new_tokens": params.max_new_tokens, "do_sample": sampling}
-    if sampling:
-        options.update(temperature=params.temperature, top_p=params.top_p)
-    else:  # the model's generation config may carry sampling defaults; greedy ignores them
-        options.update(temperature=None, top_p=None, top_k=None)
+    out = _Outputs.empty(len(rendered))
+    out.prompt_tokens = lengths
+    eos, options = eos_ids(loaded), _decoding_options(params)
     torch.manual_seed(params.seed)
-    show = len(batches) > 1 if progress is None else progress
+    view = _progress.channel("generate", progress if len(batches) > 1 else progress or False)
+    view.start(len(batches), f"generate ({loaded.ref.spec})")
     started = time.perf_counter()
     with torch.inference_mode():
-        for batch in tqdm(batches, desc=f"generate ({loaded.ref.spec})", disable=not show):
+        for done, batch in enumerate(batches, 1):
             t0_ns, t0 = time.time_ns(), time.perf_counter()
             enc = tok(
                 [rendered[i] for i in batch],
@@ -269,46 +335,100 @@ def _run_batches(
                 add_special_tokens=add_special,
             ).to(model.device)
             try:
-                out = model.generate(**enc, pad_token_id=tok.pad_token_id, **options)
+                generated = model.generate(**enc, pad_token_id=tok.pad_token_id, **options)
             except RuntimeError as exc:
+                view.finish("failed", str(exc))
                 raise GenerationError(
                     f"Generation failed on a batch of {len(batch)}: {exc}",
                     hint="Try a smaller batch size (--batch-size) or fewer --max-new-tokens.",
                 ) from exc
             elapsed, t1_ns = time.perf_counter() - t0, time.time_ns()
-            new = out[:, enc["input_ids"].shape[1] :].tolist()
+            new = generated[:, enc["input_ids"].shape[1] :].tolist()
             for row, i in enumerate(batch):
-                ids = new[row]
-                stop = next((k for k, t in enumerate(ids) if t in eos), None)
-                kept = ids if stop is None else ids[:stop]
-                texts[i] = tok.decode(kept, skip_special_tokens=True).strip()
-                completion[i] = len(kept)
-                reasons[i] = "length" if stop is None else "stop"
-                latency[i] = elapsed
-                spans[i] = (t0_ns, t1_ns)
-    total = time.perf_counter() - started
-    return texts, lengths, completion, latency, reasons, spans, total
+                out.put(i, loaded, new[row], eos)
+                out.latency[i] = elapsed
+                out.spans[i] = (t0_ns, t1_ns)
+            view.update({"step": done})
+    out.total = time.perf_counter() - started
+    view.finish("finished", f"{len(rendered)} outputs")
+    return out
+
+
+def _run_streaming(
+    loaded: LoadedModel, rendered: list[str], params: GenerationParams, on_text: TextCallback
+) -> _Outputs:
+    out = _Outputs.empty(len(rendered))
+    eos = eos_ids(loaded)
+    started = time.perf_counter()
+    for i, text in enumerate(rendered):
+        t0_ns, t0 = time.time_ns(), time.perf_counter()
+        prompt_len, ids = _stream_one(loaded, text, params, functools.partial(on_text, i))
+        out.prompt_tokens[i] = prompt_len
+        out.put(i, loaded, ids, eos)
+        out.latency[i] = time.perf_counter() - t0
+        out.spans[i] = (t0_ns, time.time_ns())
+        on_text(i, out.texts[i])
+    out.total = time.perf_counter() - started
+    return out
+
+
+def _stream_one(
+    loaded: LoadedModel, rendered: str, params: GenerationParams, on_text: Callable[[str], None]
+) -> tuple[int, list[int]]:
+    """Generate one completion on a worker thread, passing the text so far to ``on_text``;
+    return the prompt's length and the new token ids."""
+    import threading
+
+    import torch
+    from transformers import TextIteratorStreamer
+
+    tok, model = loaded.tokenizer, loaded.model
+    enc = tok([rendered], return_tensors="pt", add_special_tokens=_add_special(loaded, params)).to(
+        model.device
+    )
+    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            torch.manual_seed(params.seed)
+            with torch.inference_mode():
+                box["out"] = model.generate(
+                    **enc,
+                    pad_token_id=tok.pad_token_id,
+                    streamer=streamer,
+                    **_decoding_options(params),
+                )
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+            streamer.end()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    so_far = ""
+    for piece in streamer:
+        so_far += piece
+        on_text(so_far.strip())
+    thread.join()
+    if "error" in box:
+        raise GenerationError(f"Generation failed: {box['error']}") from box["error"]
+    length = int(enc["input_ids"].shape[1])
+    return length, box["out"][0, length:].tolist()
 
 
 _FLUSH_EVERY = 200
 
 
 def _track(result: GenerationResult, loaded: LoadedModel, spans: list[tuple[int, int]]) -> None:
-    from llmops_magics import workspace
+    from llmops_magics import tracking
 
-    ws = workspace.current()
-    exp_id = workspace.experiment_id(workspace=ws)
-    mlflow = workspace._mlflow()
+    tracker = tracking.tracker()
     spec = result.model
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"generate {spec}") as run:
-        mlflow.set_tags(
-            {"llmops.stage": "generate", "llmops.model": spec, "llmops.model_kind": loaded.ref.kind}
-        )
-        mlflow.log_params(
-            {"model": spec, "model_path": str(loaded.ref.path), "n_prompts": len(result)}
-            | result.params
-        )
-        mlflow.log_metrics(
+    params = {"model": spec, "model_path": str(loaded.ref.path), "n_prompts": len(result)}
+    run_tags = {tracking.MODEL: spec, tracking.MODEL_KIND: loaded.ref.kind}
+    with tracker.start_run("generate", name=f"generate {spec}", tags=run_tags) as run:
+        run.log_params(params | result.params)
+        run.log_metrics(
             {
                 "total_s": result.total_s,
                 "tokens_per_s": result.tokens_per_s,
@@ -316,15 +436,15 @@ def _track(result: GenerationResult, loaded: LoadedModel, spans: list[tuple[int,
                 "mean_latency_s": sum(result.latency_s) / len(result),
             }
         )
+        traces = tracker.traces
         for i, (prompt, text) in enumerate(zip(result.prompts, result.texts, strict=True)):
-            span = mlflow.start_span_no_context(
+            span = traces.span(
                 "generate",
-                span_type="LLM",
                 inputs={"prompt": prompt},
                 attributes={"model": spec} | result.params,
-                tags={"llmops.model": spec, "llmops.run_id": run.info.run_id},
-                experiment_id=exp_id,
+                tags={tracking.MODEL: spec, tracking.RUN_ID: run.id},
                 start_time_ns=spans[i][0],
+                run_id=run.id,
             )
             span.end(
                 outputs={"text": text},
@@ -339,9 +459,9 @@ def _track(result: GenerationResult, loaded: LoadedModel, spans: list[tuple[int,
             if (i + 1) % _FLUSH_EVERY == 0:
                 # MLflow's export queue holds 1000 tasks (two per trace) and silently drops
                 # traces past that; drain it well before.
-                mlflow.flush_trace_async_logging()
-        mlflow.log_dict({"rows": result.to_frame().to_dict(orient="records")}, "generations.json")
+                traces.flush()
+        run.log_dict({"rows": result.to_frame().to_dict(orient="records")}, "generations.json")
     # Traces are exported asynchronously; flush so feedback can be attached at once.
-    mlflow.flush_trace_async_logging()
-    result.run_id = run.info.run_id
-    result.tracking_uri = ws.tracking_uri
+    traces.flush()
+    result.run_id = run.id
+    result.tracking_uri = tracker.uri

@@ -62,10 +62,6 @@ _ADAPTERS: dict[tuple[str, int, tuple[str, int, str, str]], LoadedModel] = {}
 load_counts: dict[str, int] = {}
 
 
-def _stamp(path: Any) -> int:
-    return max((f.stat().st_mtime_ns for f in path.iterdir() if f.is_file()), default=0)
-
-
 def load(spec: str, *, dtype: str = "float32", device: str | None = None) -> LoadedModel:
     """Resolve ``spec`` and load the model and tokenizer (the last two stay in memory).
 
@@ -96,7 +92,7 @@ def _load_base(ref: ModelRef, dtype: str, device: str | None) -> LoadedModel:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     # The folder's newest modification time is part of the key: a model saved again over the
     # same folder is loaded again, not served stale from memory.
-    key = (str(ref.path), _stamp(ref.path), dtype, device)
+    key = (str(ref.path), ref.stamp, dtype, device)
     if key in _LOADED:
         _LOADED.move_to_end(key)
         return _LOADED[key]
@@ -141,7 +137,7 @@ def _load_adapter(ref: ModelRef, dtype: str, device: str | None) -> LoadedModel:
         )
     base = _load_base(base_ref, dtype, device)
     base_key = next(k for k, v in _LOADED.items() if v is base)
-    key = (str(ref.path), _stamp(ref.path), base_key)
+    key = (str(ref.path), ref.stamp, base_key)
     if key in _ADAPTERS:
         return _ADAPTERS[key]
     from peft import PeftModel

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from pathlib import Path
 from llmops_magics._imports import package_dir
 from llmops_magics._registry import Registry
 from llmops_magics.errors import ModelNotFoundError
+from llmops_magics.files import atomic_dir, file_lock
 
 __all__ = [
     "EmbeddedModel",
@@ -53,6 +52,24 @@ class ModelRef:
     def is_adapter(self) -> bool:
         """Whether this is a PEFT adapter folder that loads on top of :attr:`base`."""
         return self.base is not None
+
+    @property
+    def stamp(self) -> int:
+        """The newest modification time (ns) of the folder's files: changes when it is saved."""
+        return max((f.stat().st_mtime_ns for f in self.path.iterdir() if f.is_file()), default=0)
+
+    @property
+    def identity(self) -> str:
+        """What identifies these weights cheaply: kind, folder and :attr:`stamp`, with the
+        base's identity for an adapter (a re-saved adapter or base changes it)."""
+        own = f"{self.kind}:{self.path}:{self.stamp}"
+        return own if self.base is None else f"{own}|{resolve(self.base).identity}"
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over the folder's config and weight files (cached per file state): the
+        lineage hash of a model, the same wherever its files are copied."""
+        return weights_hash(self.path)
 
 
 class ModelSource(ABC):
@@ -121,6 +138,33 @@ def resolve(spec: str) -> ModelRef:
     else:
         reason = "it is neither a known model name nor an existing folder."
     raise ModelNotFoundError(spec, reason, known=_known_specs())
+
+
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def weights_hash(path: Path) -> str:
+    """SHA-256 over a model folder's config and weight files (each file hashed once per state)."""
+    files = sorted(
+        f
+        for f in path.iterdir()
+        if f.is_file()
+        and (
+            f.suffix in (".safetensors", ".bin") or f.name in ("config.json", "adapter_config.json")
+        )
+    )
+    digest = hashlib.sha256()
+    for f in files:
+        stat = f.stat()
+        key = (str(f), stat.st_size, stat.st_mtime_ns)
+        if key not in _FILE_HASHES:
+            h = hashlib.sha256()
+            with open(f, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 22), b""):
+                    h.update(chunk)
+            _FILE_HASHES[key] = h.hexdigest()
+        digest.update(f"{f.name}:{_FILE_HASHES[key]}\n".encode())
+    return digest.hexdigest()
 
 
 def cache_root() -> Path:
@@ -287,22 +331,17 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
     renames it into place under a file lock, so concurrent kernels convert once and never see a
     half-written folder.
     """
-    import fcntl
-
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.parent / f".{dest.name}.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(dest.parent / f".{dest.name}.lock"):
         if (dest / "config.json").is_file():  # another process finished it while we waited
             return dest
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
         print(
             f"llmops: converting {gguf.name} to safetensors, once (15-40 s on 2 cores); "
             f"later loads read the cache at {dest}",
             file=sys.stderr,
         )
-        try:
+        with atomic_dir(dest) as tmp:
             start = time.perf_counter()
             kwargs = {"gguf_file": gguf.name, "local_files_only": True, "trust_remote_code": False}
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
@@ -313,12 +352,6 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
             (tmp / "llmops_source.txt").write_text(
                 f"converted from {gguf} in {time.perf_counter() - start:.1f}s\n"
             )
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

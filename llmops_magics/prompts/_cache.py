@@ -48,18 +48,10 @@ class CachedGeneration:
 
 
 def model_identity(spec: str) -> str:
-    """What identifies a model's weights: resolved folders and their newest file times.
-
-    An adapter's identity includes its base's, so a re-saved adapter or base misses the cache.
-    """
+    """What identifies a model's weights (:attr:`~llmops_magics.models.ModelRef.identity`)."""
     from llmops_magics.models import resolve
-    from llmops_magics.models._load import _stamp
 
-    ref = resolve(spec)
-    parts = [f"{ref.kind}:{ref.path}:{_stamp(Path(ref.path))}"]
-    if ref.base is not None:
-        parts.append(model_identity(ref.base))
-    return "|".join(parts)
+    return resolve(spec).identity
 
 
 def cache_key(identity: str, prompt: str, params: dict[str, Any]) -> str:

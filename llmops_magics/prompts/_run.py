@@ -304,8 +304,9 @@ def _stream_one(
     from transformers import TextIteratorStreamer
 
     from llmops_magics.errors import GenerationError
+    from llmops_magics.models import eos_ids as _eos_ids
     from llmops_magics.models import load
-    from llmops_magics.models._generate import _eos_ids, _render
+    from llmops_magics.models import render_prompt as _render
 
     loaded = load(spec)
     tok, model = loaded.tokenizer, loaded.model

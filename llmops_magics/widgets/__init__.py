@@ -1,6 +1,12 @@
-"""ipywidgets panels (rating, prompt grid, training monitor, sweep board, EDA).
+"""ipywidgets panels (rating, prompt grid, training monitor, sweep board, EDA, monitor).
 
-The panels arrive with their stages; each keeps its state in traitlets and calls a stage API.
+Each panel keeps its state in traitlets and calls a stage API; every button has a public method.
+Importing this package registers the panels with :mod:`llmops_magics.progress` (panels by result
+type, live views by kind of work), which is how stages show them without importing them.
 """
 
-__all__: list[str] = []
+from llmops_magics.widgets._views import install, panel_for
+
+__all__ = ["install", "panel_for"]
+
+install()

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 __all__ = ["PlainProgress", "TrainingMonitor", "TrainingPanel", "has_frontend", "monitor_for"]
@@ -157,8 +158,9 @@ class TrainingPanel:
 
         display(self.widget)
 
-    def start(self, total_steps: int, title: str) -> None:
+    def start(self, total_steps: int | None, title: str) -> None:
         """Reset the panel for a run of ``total_steps`` steps and show it."""
+        total_steps = total_steps or 0
         self.total, self.title = total_steps, title
         self.bar.max = max(1, total_steps)
         self.bar.value = 0
@@ -168,7 +170,7 @@ class TrainingPanel:
 
             display(self.widget)
 
-    def update(self, row: dict[str, Any]) -> None:
+    def update(self, row: Mapping[str, Any]) -> None:
         """Take one history row (``step``, ``train_loss``, ``eval_loss``, ``tokens_per_s``...)."""
         step = int(row["step"])
         self.bar.value = min(step, self.bar.max)
@@ -216,7 +218,7 @@ class TrainingPanel:
         fig.savefig(buffer, format="png", dpi=80)
         self.plot.value = buffer.getvalue()  # the same widget shows the new image: in place
 
-    def finish(self, status: str, message: str) -> None:
+    def finish(self, status: str = "finished", message: str = "") -> None:
         """Show the outcome: green when finished, orange when stopped or interrupted."""
         self.bar.bar_style = "success" if status == "finished" else "warning"
         self.status.value = f"<b>{self.title}</b> · {status}: {message}"

@@ -1,0 +1,101 @@
+"""The only code that talks to MLflow: runs with lineage tags, batched metrics, traces,
+assessments and the prompt registry of the workspace's store.
+
+Stages never import mlflow. They ask for a :class:`Tracker` and use it::
+
+    from llmops_magics import tracking
+
+    t = tracking.tracker()
+    with t.start_run("eval", name="eval smollm2", tags={tracking.MODEL: "smollm2"}) as run:
+        run.log_params({"bootstrap": 1000})
+        run.log_metrics({"bleu": 12.5})
+    t.get_run(run.id, stage="eval")  # a clear error when missing or of another stage
+
+Tag names are the constants below (``tracking.STAGE``, ``tracking.DATA_HASH``...): writers and
+readers spell them once.
+"""
+
+from llmops_magics.tracking._runs import StageRun, Tracker, owner_alive, owner_tags, tracker
+from llmops_magics.tracking._store import (
+    RunNotFoundError,
+    TrackingError,
+    experiment_id,
+    forget_store,
+    mlflow_module,
+    point_mlflow,
+    runs,
+)
+from llmops_magics.tracking._tags import (
+    BASE_MODEL,
+    BASE_MODEL_HASH,
+    CHECKPOINT_DIR,
+    DATA_HASH,
+    ERROR,
+    EVAL_DATA_HASH,
+    INPUT_HASH,
+    KIND,
+    METHOD,
+    MODEL,
+    MODEL_KIND,
+    OWNER_HOST,
+    OWNER_PID,
+    OWNER_START,
+    PARENT_RUN,
+    PIPELINE,
+    PIPELINE_RUN,
+    PIPELINE_STAGE,
+    PREFIX,
+    PROMPT_VERSION,
+    RUN_ID,
+    RUN_NAME,
+    SEED,
+    STAGE,
+    STATUS,
+    STUDY,
+    filter_stage,
+)
+from llmops_magics.tracking._traces import Prompts, Traces
+
+__all__ = [
+    "BASE_MODEL",
+    "BASE_MODEL_HASH",
+    "CHECKPOINT_DIR",
+    "DATA_HASH",
+    "ERROR",
+    "EVAL_DATA_HASH",
+    "INPUT_HASH",
+    "KIND",
+    "METHOD",
+    "MODEL",
+    "MODEL_KIND",
+    "OWNER_HOST",
+    "OWNER_PID",
+    "OWNER_START",
+    "PARENT_RUN",
+    "PIPELINE",
+    "PIPELINE_RUN",
+    "PIPELINE_STAGE",
+    "PREFIX",
+    "PROMPT_VERSION",
+    "RUN_ID",
+    "RUN_NAME",
+    "SEED",
+    "STAGE",
+    "STATUS",
+    "STUDY",
+    "Prompts",
+    "RunNotFoundError",
+    "StageRun",
+    "Traces",
+    "Tracker",
+    "TrackingError",
+    "experiment_id",
+    "filter_stage",
+    "forget_store",
+    "mlflow_module",
+    "owner_alive",
+    "owner_tags",
+    "point_mlflow",
+    "runs",
+    "tracker",
+]

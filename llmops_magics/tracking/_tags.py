@@ -1,0 +1,91 @@
+"""The names of the tags that llmops-magics writes on runs, traces and assessments.
+
+They are MLflow's only lineage links between stages: spell them through these constants so a
+reader (the lineage graph, ``%llmops runs --filter``) and a writer can never disagree.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BASE_MODEL",
+    "BASE_MODEL_HASH",
+    "CHECKPOINT_DIR",
+    "DATA_HASH",
+    "ERROR",
+    "EVAL_DATA_HASH",
+    "INPUT_HASH",
+    "KIND",
+    "METHOD",
+    "MODEL",
+    "MODEL_KIND",
+    "OWNER_HOST",
+    "OWNER_PID",
+    "OWNER_START",
+    "PARENT_RUN",
+    "PIPELINE",
+    "PIPELINE_RUN",
+    "PIPELINE_STAGE",
+    "PROMPT_VERSION",
+    "RUN_ID",
+    "RUN_NAME",
+    "SEED",
+    "STAGE",
+    "STATUS",
+    "STUDY",
+    "filter_stage",
+]
+
+PREFIX = "llmops."
+
+#: the stage that made a run: data, eda, prep, generate, prompt, chain, finetune, sweep, trial,
+#: eval, feedback, pipeline...
+STAGE = "llmops.stage"
+#: the stage's own view of how a run ended (running, finished, stopped, interrupted, failed)
+STATUS = "llmops.status"
+#: the model spec a run or trace used
+MODEL = "llmops.model"
+#: the kind of that spec (embedded, local, run, adapter...)
+MODEL_KIND = "llmops.model_kind"
+#: the content hash of a run's input data (see ``data.content_hash``)
+DATA_HASH = "llmops.data_hash"
+#: the content hash of a run's evaluation data
+EVAL_DATA_HASH = "llmops.eval_data_hash"
+#: the content hash of the data before a preparation recipe
+INPUT_HASH = "llmops.input_hash"
+#: the spec and the weight hash of a fine-tune's base model
+BASE_MODEL = "llmops.base_model"
+BASE_MODEL_HASH = "llmops.base_model_hash"
+#: the prompt version (``NAME/V``) the data or the outputs came from
+PROMPT_VERSION = "llmops.prompt_version"
+#: the random seed of a run
+SEED = "llmops.seed"
+#: sft or dpo
+METHOD = "llmops.method"
+#: where a fine-tune keeps its checkpoints
+CHECKPOINT_DIR = "llmops.checkpoint_dir"
+#: a short error text of a failed run
+ERROR = "llmops.error"
+#: the Optuna study a sweep or trial belongs to
+STUDY = "llmops.study"
+#: a trace's run id (traces tag the run that made them)
+RUN_ID = "llmops.run_id"
+#: what kind of item a trace or run holds (feedback items, chains...)
+KIND = "llmops.kind"
+#: the pipeline a run belongs to, its pipeline run and its stage name there
+PIPELINE = "llmops.pipeline"
+PIPELINE_RUN = "llmops.pipeline.run_id"
+PIPELINE_STAGE = "llmops.pipeline.stage"
+#: the process that owns a running run: host name, process id and the process's start time
+#: (a pid can be reused; with its start time it cannot)
+OWNER_HOST = "llmops.owner.host"
+OWNER_PID = "llmops.owner.pid"
+OWNER_START = "llmops.owner.start"
+
+#: MLflow's own tags
+PARENT_RUN = "mlflow.parentRunId"
+RUN_NAME = "mlflow.runName"
+
+
+def filter_stage(stage: str) -> str:
+    """An MLflow search filter that selects the runs of ``stage``."""
+    return f"tags.`{STAGE}` = '{stage}'"
