@@ -23,8 +23,10 @@ __all__ = [
     "OWNER_START",
     "PARENT_RUN",
     "PIPELINE",
+    "PIPELINE_FAILED_STAGE",
     "PIPELINE_RUN",
     "PIPELINE_STAGE",
+    "PIPELINE_STATUS",
     "PROMPT_VERSION",
     "RUN_ID",
     "RUN_NAME",
@@ -75,6 +77,9 @@ KIND = "llmops.kind"
 PIPELINE = "llmops.pipeline"
 PIPELINE_RUN = "llmops.pipeline.run_id"
 PIPELINE_STAGE = "llmops.pipeline.stage"
+#: how a pipeline run ended (FINISHED, FAILED) and the stage that failed, on the pipeline run
+PIPELINE_STATUS = "llmops.pipeline.status"
+PIPELINE_FAILED_STAGE = "llmops.pipeline.failed_stage"
 #: the process that owns a running run: host name, process id and the process's start time
 #: (a pid can be reused; with its start time it cannot)
 OWNER_HOST = "llmops.owner.host"
