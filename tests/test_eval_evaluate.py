@@ -132,7 +132,7 @@ def test_paired_bootstrap_against_a_past_run(workspace):
 
 
 def test_baseline_model_spec_and_adapter(tiny_model, tmp_path, workspace):
-    from test_adapters import _make_adapter
+    from llmops_magics.testing import make_tiny_adapter as _make_adapter
 
     spec = str(tiny_model)
     adapter = _make_adapter(spec, tmp_path / "adapter", seed=5)

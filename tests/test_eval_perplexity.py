@@ -173,7 +173,7 @@ def test_unknown_architectures_take_the_generic_path(tiny_model):
 
 def test_chunked_lm_head_uses_the_active_adapter(tiny_model, tmp_path, monkeypatch):
     """An adapter's perplexity takes the LoRA layers, whichever path scores it."""
-    from test_adapters import _make_adapter
+    from llmops_magics.testing import make_tiny_adapter as _make_adapter
 
     from llmops_magics.evaluation import _perplexity
 
