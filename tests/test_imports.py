@@ -1,12 +1,11 @@
-"""Errors, optional imports and the registry that pluggable parts use."""
+"""Optional imports name the install command; data packages are found without importing them."""
 
 from __future__ import annotations
 
 import pytest
 
 from llmops_magics._imports import install_command, package_dir, require
-from llmops_magics._registry import Registry, UnknownNameError
-from llmops_magics.errors import LlmopsError, MissingDependencyError
+from llmops_magics.errors import MissingDependencyError
 
 
 def test_require_names_the_install_command():
@@ -27,5 +26,3 @@ def test_package_dir_finds_data_packages_without_importing_them():
     assert "chatterbot_corpus" not in sys.modules
     with pytest.raises(MissingDependencyError):
         package_dir("no_such_package_xyz")
-
-

@@ -1,13 +1,10 @@
-"""The extension: loading, help, parsing, -o, errors, and what loading imports."""
+"""The package root: ``%load_ext llmops_magics`` registers the magics and imports nothing heavy."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-
-import pytest
-from IPython.core.error import UsageError
 
 from llmops_magics.magics import COMMANDS
 
@@ -37,5 +34,3 @@ def test_load_ext_imports_no_heavy_library():
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"loaded": [], "magic": True}
-
-

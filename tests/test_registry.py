@@ -1,12 +1,11 @@
-"""Errors, optional imports and the registry that pluggable parts use."""
+"""The small name registry of pluggable parts lists the known names on a miss."""
 
 from __future__ import annotations
 
 import pytest
 
-from llmops_magics._imports import install_command, package_dir, require
 from llmops_magics._registry import Registry, UnknownNameError
-from llmops_magics.errors import LlmopsError, MissingDependencyError
+from llmops_magics.errors import LlmopsError
 
 
 def test_registry_lists_known_names_on_a_miss():
@@ -21,5 +20,3 @@ def test_registry_lists_known_names_on_a_miss():
         reg.get("c")
     assert isinstance(info.value, LlmopsError) and isinstance(info.value, KeyError)
     assert str(info.value) == "Unknown widget 'c'. Known widgets: a, b."
-
-

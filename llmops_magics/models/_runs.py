@@ -24,85 +24,71 @@ class RunSource(ModelSource):
     def handles(self, spec: str) -> bool:
         return spec.startswith("run:")
 
-    def _client(self) -> tuple[Any, Any]:
-        from llmops_magics import workspace
-
-        ws = workspace.current()
-        workspace.experiment_id(workspace=ws)
-        return workspace._mlflow().MlflowClient(ws.tracking_uri), ws
-
     def resolve(self, spec: str) -> ModelRef:
+        from llmops_magics import tracking
+
         run_id = spec.removeprefix("run:").strip()
         if not run_id:
             raise ModelNotFoundError(spec, "it names no run id (run:<id>).")
-        client, ws = self._client()
+        tracker = tracking.tracker()
         try:
-            run = client.get_run(run_id)
-        except Exception as exc:
+            run = tracker.get_run(run_id)
+        except tracking.RunNotFoundError as exc:
             raise ModelNotFoundError(
-                spec, f"there is no run {run_id!r} in the workspace {str(ws.root)!r}. {_HINT_LIST}"
+                spec,
+                f"there is no run {run_id!r} in the workspace {str(tracker.workspace.root)!r}. "
+                f"{_HINT_LIST}",
             ) from exc
         status = run.info.status
-        stage = run.data.tags.get("llmops.stage", "")
+        stage = run.data.tags.get(tracking.STAGE, "")
         if status in ("RUNNING", "SCHEDULED"):
             raise ModelNotFoundError(
                 spec,
                 f"the run {run_id!r} is still running; its adapter is logged when it ends. If "
                 "its process died, resume it with %llmops finetune --resume " + run_id + ".",
             )
-        if not client.list_artifacts(run_id, "adapter"):
+        if not tracker.list_artifacts(run_id, "adapter"):
             what = f"a {stage!r} run" if stage else "a run"
             raise ModelNotFoundError(
                 spec,
                 f"the run {run_id!r} ({what}, status {status}) logged no adapter. Only "
                 f"fine-tuning runs give a model. {_HINT_LIST}",
             )
-        path = self._adapter_dir(run_id, ws, client)
-        meta = {"run_id": run_id, "status": run.data.tags.get("llmops.status", status.lower())}
+        path = self._adapter_dir(run_id, tracker)
+        meta = {"run_id": run_id, "status": run.data.tags.get(tracking.STATUS, status.lower())}
         return adapter_ref(spec, path, kind="run", **meta)
 
-    def _adapter_dir(self, run_id: str, ws: Any, client: Any) -> Path:
-        import mlflow
-
-        uri = client.get_run(run_id).info.artifact_uri
-        if uri.startswith("file:"):
-            # a local artifact store: use the stored folder itself, nothing is copied
-            from urllib.parse import unquote, urlparse
-
-            return Path(unquote(urlparse(uri).path)) / "adapter"
+    def _adapter_dir(self, run_id: str, tracker: Any) -> Path:
+        local = tracker.artifact_dir(run_id)
+        if local is not None:
+            return Path(local) / "adapter"  # a local artifact store: the stored folder itself
         dest = cache_root() / "runs" / run_id
         if not (dest / "adapter" / "adapter_config.json").is_file():
             dest.mkdir(parents=True, exist_ok=True)
-            mlflow.artifacts.download_artifacts(
-                run_id=run_id,
-                artifact_path="adapter",
-                dst_path=str(dest),
-                tracking_uri=ws.tracking_uri,
-            )
+            tracker.download(run_id, "adapter", dest)
         return dest / "adapter"
 
     def entries(self) -> list[dict[str, str]]:
         """Recent fine-tuning runs of the workspace (none if its store does not exist yet)."""
-        from llmops_magics import workspace
+        from llmops_magics import tracking, workspace
 
         ws = workspace.current()
         if ws.is_local and not (ws.root / "mlflow.db").exists():
             return []
         try:
-            frame = workspace.runs(
-                limit=20, filter_string="tags.`llmops.stage` = 'finetune'", workspace=ws
-            )
-        except Exception:
+            found = tracking.tracker(ws).find_runs(stage="finetune", limit=20)
+        except Exception:  # an unreachable store is a status here, not a failure
             return []
         rows = []
-        for _, r in frame.iterrows():
+        for run in found:
+            tags = run.data.tags
             rows.append(
                 {
-                    "name": f"run:{r['run_id']}",
+                    "name": f"run:{run.info.run_id}",
                     "kind": "run",
-                    "location": str(r.get("tags.llmops.checkpoint_dir") or ""),
-                    "status": str(r.get("tags.llmops.status") or r["status"]).lower(),
-                    "description": f"LoRA adapter on {r.get('tags.llmops.base_model') or '?'}",
+                    "location": tags.get(tracking.CHECKPOINT_DIR, ""),
+                    "status": (tags.get(tracking.STATUS) or run.info.status).lower(),
+                    "description": f"LoRA adapter on {tags.get(tracking.BASE_MODEL) or '?'}",
                 }
             )
         return rows

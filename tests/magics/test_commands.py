@@ -1,16 +1,13 @@
-"""Model specs: resolution, listing, local folders, the source hook, and no remote code."""
+"""The subcommands of magics/_commands.py: workspace, runs, models, data and generate."""
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-
+import pandas as pd
 import pytest
+from IPython.core.error import UsageError
 
-from llmops_magics import models
-from llmops_magics.errors import ModelNotFoundError
-from llmops_magics.models import ModelRef, ModelSource
+from llmops_magics import workspace as ws
+from llmops_magics.errors import DataError, GenerationError, ModelNotFoundError
 
 
 def test_models_magic(ip):
@@ -67,7 +64,6 @@ def test_magic_rejects_out_of_range_options(ip, tiny_model, options):
 
 
 def test_unknown_model_in_magic_is_a_domain_error(ip):
-    from llmops_magics.errors import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError, match="never downloads"):
         ip.run_line_magic("llmops", 'generate --model org/some-model "hi"')
@@ -93,5 +89,3 @@ def test_runs_magic_returns_a_dataframe(ip):
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns[:4]) == ["run_id", "run_name", "experiment", "stage"]
     assert len(frame) <= 5
-
-

@@ -1,16 +1,10 @@
-"""Model specs: resolution, listing, local folders, the source hook, and no remote code."""
+"""Loading models: the in-process cache, dtypes and devices, adapters on a shared base."""
 
 from __future__ import annotations
-
-import json
-import time
-from pathlib import Path
 
 import pytest
 
 from llmops_magics import models
-from llmops_magics.errors import ModelNotFoundError
-from llmops_magics.models import ModelRef, ModelSource
 
 
 def test_loaded_models_stay_in_memory_until_the_folder_changes(tmp_path, tiny_model):
@@ -34,5 +28,3 @@ def test_bad_dtype_or_device(tiny_model):
         models.load(str(tiny_model), dtype="int8")
     with pytest.raises(GenerationError, match="Cannot place the model on device 'cuda:7'"):
         models.load(str(tiny_model), device="cuda:7")
-
-

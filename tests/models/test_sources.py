@@ -85,13 +85,6 @@ def test_list_models_names_the_embedded_default():
     assert "smollm2" in repr(listing)
 
 
-def test_models_magic(ip):
-    listing = ip.run_line_magic("llmops", "models -o m")
-    assert ip.user_ns["m"] is listing
-    assert "smollm2" in listing.to_frame()["name"].tolist()
-    assert "<table" in listing._repr_html_()
-
-
 def test_register_source_is_the_hook_for_new_spec_kinds(tiny_model):
     class AliasSource(ModelSource):
         syntax = "alias:<name>"
@@ -231,26 +224,3 @@ def test_concurrent_conversions_convert_once(tmp_path, monkeypatch):
     assert errors == []
     assert len(calls) == 1
     assert (dest / "config.json").is_file()
-
-
-def test_loaded_models_stay_in_memory_until_the_folder_changes(tmp_path, tiny_model):
-    import os
-    import shutil
-
-    copy = tmp_path / "copy"
-    shutil.copytree(tiny_model, copy)
-    first = models.load(str(copy))
-    assert models.load(str(copy)) is first
-    config = copy / "config.json"
-    os.utime(config, ns=(config.stat().st_atime_ns, config.stat().st_mtime_ns + 10**9))
-    assert models.load(str(copy)) is not first
-    assert str(first.model.device) == "cpu"
-
-
-def test_bad_dtype_or_device(tiny_model):
-    from llmops_magics.errors import GenerationError
-
-    with pytest.raises(GenerationError, match="dtype='int8' is not supported"):
-        models.load(str(tiny_model), dtype="int8")
-    with pytest.raises(GenerationError, match="Cannot place the model on device 'cuda:7'"):
-        models.load(str(tiny_model), device="cuda:7")

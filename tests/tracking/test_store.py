@@ -1,4 +1,4 @@
-"""The workspace: where it is, the MLflow store in it, runs, and sharing between processes."""
+"""The workspace's MLflow store: creation in WAL mode, run search, sharing between processes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,26 @@ import pytest
 
 from llmops_magics import workspace as ws
 from llmops_magics.errors import WorkspaceError
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from llmops_magics import tracking, workspace as ws
+    root, name, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    ws.use(root)
+    while time.time() < start_at:  # both processes open the new store at the same moment
+        time.sleep(0.005)
+    t = tracking.tracker()
+    for i in range(8):
+        with t.start_run("test", name=f"{name}-{i}") as run:
+            run.log_params({"writer": name, "i": i})
+            run.log_metrics({"value": float(i), "square": float(i * i)})
+            span = t.traces.span("work", inputs={"i": i}, run_id=run.id)
+            span.end(outputs={"square": i * i})
+    t.traces.flush()
+    print("ok")
+    """
+)
 
 
 def test_unreachable_server_gives_a_clear_error(tmp_path, monkeypatch):
@@ -33,7 +53,9 @@ def test_store_is_created_in_the_workspace_in_wal_mode(fresh_workspace):
 
 def test_runs_empty_then_listed_with_params_and_metrics(fresh_workspace):
     assert ws.runs().empty
-    mlflow = ws._mlflow()
+    import mlflow
+
+    ws.experiment_id()  # points MLflow at the workspace's store
     with mlflow.start_run(experiment_id=ws.experiment_id(), run_name="probe") as run:
         mlflow.log_param("alpha", "0.5")
         mlflow.log_metric("loss", 1.25)
@@ -77,10 +99,12 @@ def test_two_processes_share_one_new_workspace_without_loss(tmp_path):
     try:
         frame = ws.runs(limit=100)
         assert len(frame) == 16
+        import mlflow
+
         assert sorted(frame["run_name"]) == sorted(f"{w}-{i}" for w in "ab" for i in range(8))
         assert (frame["metrics.square"] == frame["metrics.value"] ** 2).all()
         assert all(frame["status"] == "FINISHED")
-        traces = ws._mlflow().search_traces(locations=[ws.experiment_id()])
+        traces = mlflow.search_traces(locations=[ws.experiment_id()])
         assert len(traces) == 16
         con = sqlite3.connect(root / "mlflow.db")
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -88,5 +112,3 @@ def test_two_processes_share_one_new_workspace_without_loss(tmp_path):
         assert sorted(e[0] for e in experiments) == ["Default", "llmops"]
     finally:
         ws.use(None)
-
-
