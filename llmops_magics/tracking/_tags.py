@@ -27,6 +27,7 @@ __all__ = [
     "PIPELINE_RUN",
     "PIPELINE_STAGE",
     "PIPELINE_STATUS",
+    "PROMPT",
     "PROMPT_VERSION",
     "RUN_ID",
     "RUN_NAME",
@@ -57,6 +58,8 @@ INPUT_HASH = "llmops.input_hash"
 #: the spec and the weight hash of a fine-tune's base model
 BASE_MODEL = "llmops.base_model"
 BASE_MODEL_HASH = "llmops.base_model_hash"
+#: the name of the prompt a run or a trace used (prompt runs, their traces, rated items)
+PROMPT = "llmops.prompt"
 #: the prompt version (``NAME/V``) the data or the outputs came from
 PROMPT_VERSION = "llmops.prompt_version"
 #: the random seed of a run
