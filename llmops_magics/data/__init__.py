@@ -12,7 +12,7 @@ from llmops_magics.data._hash import content_hash
 from llmops_magics.data._prepare import PreparedDataset, Recipe, apply, prepare
 from llmops_magics.data._profile import EdaReport, profile
 from llmops_magics.data._stopwords import ENGLISH_STOP_WORDS
-from llmops_magics.data._validate import require_frame, text_column
+from llmops_magics.data._validate import pick_column, require_frame, text_column
 
 __all__ = [
     "ENGLISH_STOP_WORDS",
@@ -24,6 +24,7 @@ __all__ = [
     "content_hash",
     "datasets",
     "load_dataset",
+    "pick_column",
     "prepare",
     "profile",
     "register_dataset",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from llmops_magics.errors import DataError
 
-__all__ = ["require_frame", "text_column"]
+__all__ = ["pick_column", "require_frame", "text_column"]
 
 
 def require_frame(data: Any, *, name: str = "data") -> Any:
@@ -50,3 +51,46 @@ def text_column(data: Any, column: str, *, name: str = "data") -> list[str]:
             hint="Choose a text column or convert it with .astype(str).",
         )
     return values
+
+
+def pick_column(
+    frame: Any,
+    column: str | None,
+    candidates: Sequence[str],
+    what: str,
+    *,
+    source: str = "data",
+    error: type[DataError] = DataError,
+) -> str:
+    """The column that holds ``what`` (prompts, references...): ``column`` when given (it must
+    exist), else the first of ``candidates`` that the frame has.
+
+    Parameters
+    ----------
+    frame
+        A DataFrame.
+    column
+        The column the user named, or None to guess.
+    candidates
+        Column names to look for, in order.
+    what
+        What the column holds, in the messages and the flag they suggest (``--{what}-col``).
+    source, error
+        How the messages name the frame, and the :class:`DataError` subclass to raise.
+    """
+    cols = ", ".join(map(str, list(frame.columns)[:20]))
+    if column is not None:
+        if column not in frame.columns:
+            raise error(
+                f"The {source} has no {what} column {column!r}.",
+                column=column,
+                hint=f"Its columns are: {cols}.",
+            )
+        return column
+    for name in candidates:
+        if name in frame.columns:
+            return name
+    raise error(
+        f"Cannot tell which column holds the {what}s (none of {', '.join(candidates)}).",
+        hint=f"Name it with --{what}-col (the columns are: {cols}).",
+    )
