@@ -21,6 +21,8 @@ from llmops_magics.models._sources import (
     cache_root,
     register_source,
     resolve,
+    sources,
+    weights_hash,
 )
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "register_source",
     "render_prompt",
     "resolve",
+    "sources",
+    "weights_hash",
 ]
 
 from llmops_magics.models._runs import RunSource

@@ -31,6 +31,7 @@ __all__ = [
     "register_source",
     "resolve",
     "sources",
+    "weights_hash",
 ]
 
 _WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.bin")
