@@ -23,6 +23,7 @@ __all__ = [
     "near_duplicate_components",
     "ngram_counts",
     "pii_scan",
+    "ranges",
     "split_words",
     "token_counts",
 ]
@@ -136,15 +137,20 @@ def token_counts(arr: Any) -> np.ndarray:
     return np.bincount(doc[real], minlength=len(counts)).astype(np.int64)
 
 
+def _fmix(x: np.ndarray, kind: Any, shifts: tuple[int, int, int], mult: tuple[int, int]) -> Any:
+    """MurmurHash3's finaliser: xor-shift, multiply, xor-shift, multiply, xor-shift."""
+    x = x ^ (x >> kind(shifts[0]))
+    x = x * kind(mult[0])
+    x = x ^ (x >> kind(shifts[1]))
+    x = x * kind(mult[1])
+    return x ^ (x >> kind(shifts[2]))
+
+
 def _fmix64(x: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finaliser: a fast, well-mixing bijection on uint64 arrays."""
     import numpy as np
 
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xFF51AFD7ED558CCD)
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xC4CEB9FE1A85EC53)
-    return x ^ (x >> np.uint64(33))
+    return _fmix(x, np.uint64, (33, 33, 33), (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53))
 
 
 def word_hashes(vocab: np.ndarray) -> np.ndarray:
@@ -247,6 +253,23 @@ def shingles(words: Words, n: int = 3) -> tuple[np.ndarray, np.ndarray]:
     return key, offsets
 
 
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + c)`` for each pair, without a Python loop."""
+    import numpy as np
+
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(counts)
+    out = np.ones(total, np.int64)
+    nz = counts > 0
+    s, c, e = starts[nz], counts[nz], ends[nz]
+    out[0] = s[0]
+    # at each new range: jump from the previous range's last value to this range's start
+    out[(e - c)[1:]] = s[1:] - (s[:-1] + c[:-1] - 1)
+    return np.cumsum(out)
+
+
 def affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's ``affine32`` permutation parameters (same generator, same draws).
 
@@ -265,11 +288,7 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 32-bit finaliser (datasketch pre-mixes inputs with it)."""
     import numpy as np
 
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
+    return _fmix(h, np.uint32, (16, 13, 16), (0x85EBCA6B, 0xC2B2AE35))
 
 
 def minhash_signatures(

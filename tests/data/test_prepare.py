@@ -168,15 +168,20 @@ def test_failed_save_leaves_nothing(tmp_path) -> None:
 
 
 def test_prep_is_logged_with_both_hashes(workspace) -> None:
-    import mlflow
+    from llmops_magics import tracking
 
     df = pd.DataFrame({"text": ["one", "two", "three", "four"]})
     r = prepare(df, "text", split=[0.5, 0.5], progress=False)
-    run = mlflow.MlflowClient(r.tracking_uri).get_run(str(r.run_id))
-    assert run.data.tags["llmops.stage"] == "prep"
-    assert run.data.tags["llmops.data_hash"] == r.content_hash
-    assert run.data.tags["llmops.input_hash"] == content_hash(df)
+    t = tracking.tracker()
+    run = t.get_run(str(r.run_id), stage="prep")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags[tracking.DATA_HASH] == r.content_hash
+    assert run.data.tags[tracking.INPUT_HASH] == content_hash(df)
     assert run.data.metrics["rows_train"] == 2.0
+    assert run.data.metrics["removed_exact_dedup"] == 0.0
+    assert run.data.params["split"] == "[0.5, 0.5]" and run.data.params["model"] == ""
+    assert t.load_json(str(r.run_id), "steps.json")["steps"] == r.steps
+    assert Recipe.from_json(t.load_json(str(r.run_id), "recipe.json")) == r.recipe
 
 
 @pytest.mark.parametrize(
@@ -208,27 +213,3 @@ def test_huge_text_warns() -> None:
     with pytest.warns(DataWarning, match="1 MB"):
         r = prep(pd.DataFrame({"text": ["word " * 250_000, "small"]}))
     assert len(r.train) == 2
-
-
-def test_magic_prep(ip, tmp_path) -> None:
-    from IPython.core.error import UsageError
-
-    ip.user_ns["df"] = pd.DataFrame(
-        {"text": [f"Item {i}" for i in range(20)], "label": ["x", "y"] * 10}
-    )
-    r = ip.run_line_magic(
-        "llmops",
-        f"prep df --text text --lower --split 0.5,0.5 --stratify label --seed 3 "
-        f"--save {tmp_path / 'out'} --no-log -o prepared",
-    )
-    assert ip.user_ns["prepared"] is r
-    assert (len(r.train), len(r.validation)) == (10, 10)
-    assert r.train["text"].str.islower().all()
-    again = ip.run_line_magic("llmops", f"prep df --recipe {tmp_path / 'out'} --no-log")
-    assert again.content_hash == r.content_hash
-    with pytest.raises(UsageError, match="--text COL"):
-        ip.run_line_magic("llmops", "prep df")
-    with pytest.raises(UsageError, match="not both"):
-        ip.run_line_magic("llmops", f"prep df --text text --recipe {tmp_path / 'out'}")
-    with pytest.raises(UsageError, match="fractions separated by commas"):
-        ip.run_line_magic("llmops", "prep df --text text --split a,b")

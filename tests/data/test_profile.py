@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from llmops_magics.data import DataWarning, EdaReport, content_hash, profile
+from llmops_magics.data import DataWarning, EdaConfig, EdaReport, content_hash, profile
 from llmops_magics.errors import DataError
 
 FOX = "the quick brown fox jumps over the lazy dog near the river bank today"
@@ -205,7 +207,7 @@ def test_minimal_mode_skips_the_expensive_parts() -> None:
     assert r.vocabulary is None and r.pii is None and r.top_ngrams == {}
 
 
-def test_report_views_html_and_panel() -> None:
+def test_report_views_dict_frame_html() -> None:
     df = pd.DataFrame({"text": [FOX, FOX + " again", "bob@x.com"], "label": ["a", "b", "a"]})
     r = run(df, label="label")
     d = r.to_dict()
@@ -220,29 +222,77 @@ def test_report_views_html_and_panel() -> None:
         assert f">{title}</label>" in html
     assert "data:image/png;base64," in html
     assert set(r.figures()) >= {"lengths", "labels", "words", "pii"}
-    panel = r.panel()
-    assert panel.content_hash == r.content_hash
-    panel.show("PII")
-    assert panel.tabs.selected_index == panel.tab_titles.index("PII")
-    with pytest.raises(ValueError, match="tabs are"):
-        panel.show("Nope")
+    assert [title for title, _ in r.sections(with_figures=False)] == [
+        "Overview",
+        "Lengths",
+        "Duplicates",
+        "Labels",
+        "Words",
+        "PII",
+    ]
 
 
 def test_profile_is_logged_with_the_content_hash(workspace) -> None:
-    import mlflow
+    from llmops_magics import tracking
 
     df = pd.DataFrame({"text": ["one text", "two texts"]})
     r = profile(df, "text", progress=False)
     assert r.run_id
-    run_ = mlflow.MlflowClient(r.tracking_uri).get_run(r.run_id)
-    assert run_.data.tags["llmops.stage"] == "eda"
-    assert run_.data.tags["llmops.data_hash"] == content_hash(df)
+    t = tracking.tracker()
+    assert r.tracking_uri == t.uri
+    run_ = t.get_run(r.run_id, stage="eda")
+    assert run_.info.status == "FINISHED"
+    assert run_.data.tags[tracking.DATA_HASH] == content_hash(df)
+    assert run_.data.tags["llmops.text_column"] == "text"
     assert run_.data.metrics["quality.valid"] == 2.0
-    path = mlflow.artifacts.download_artifacts(
-        run_id=r.run_id, artifact_path="eda_report.json", tracking_uri=r.tracking_uri
+    assert run_.data.params["near_threshold"] == "0.8"
+    assert run_.data.params["model"] == ""
+    assert t.load_json(r.run_id, "eda_report.json")["quality"]["valid"] == 2
+    assert list(r.timings)[-1] == "logging"
+
+
+def test_steps_are_timed_and_shown_on_the_eda_channel(capsys) -> None:
+    df = pd.DataFrame({"text": [FOX, "other words here", FOX]})
+    r = run(df)
+    assert list(r.timings) == ["checks", "lengths", "duplicates", "words", "near duplicates", "pii"]
+    assert all(v >= 0 for v in r.timings.values())
+    assert capsys.readouterr().err == ""  # progress=False: nothing
+    minimal = profile(df, "text", log=False, progress="plain", minimal=True)
+    assert list(minimal.timings) == ["checks", "lengths", "duplicates"]
+    assert "eda" in capsys.readouterr().err  # the text bar (left behind as nothing but text)
+
+
+def test_a_config_or_its_fields_as_keywords() -> None:
+    df = pd.DataFrame({"text": [FOX, FOX + " again", "x y z"]})
+    by_config = run(df, config=EdaConfig(near_threshold=0.5, top=2))
+    by_keywords = run(df, near_threshold=0.5, top=2)
+    assert by_config.to_dict() | {"elapsed_s": 0, "timings": {}} == by_keywords.to_dict() | {
+        "elapsed_s": 0,
+        "timings": {},
+    }
+    assert by_config.params["near_threshold"] == 0.5 and len(by_config.top_ngrams["1"]) == 2
+    over = run(df, config=EdaConfig(top=2), top=1)  # keywords win over the config
+    assert len(over.top_ngrams["1"]) == 1
+    with pytest.raises(DataError, match="Unknown option"):
+        run(df, colour="red")
+    with pytest.raises(DataError, match="config must be a EdaConfig"):
+        run(df, config={"top": 2})
+
+
+def test_no_widget_is_imported_in_a_plain_process() -> None:
+    code = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "import llmops_magics.data as data\n"
+        "r = data.profile(pd.DataFrame({'text': ['a b', 'a b', 'c']}), 'text', log=False)\n"
+        "assert r.duplicates['exact_duplicate_rows'] == 1\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'ipywidgets'\n"
+        "       or m.startswith('llmops_magics.widgets') or m == 'tqdm.notebook']\n"
+        "print(bad)\n"
     )
-    with open(path) as fh:
-        assert json.load(fh)["quality"]["valid"] == 2
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
@@ -279,19 +329,3 @@ def test_mixed_column_is_reported_and_huge_text_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run(pd.DataFrame({"text": ["fine"]}))
-
-
-def test_magic_eda(ip) -> None:
-    from IPython.core.error import UsageError
-
-    ip.user_ns["df"] = pd.DataFrame({"text": ["a b", "a b", "c d e"], "y": ["p", "p", "n"]})
-    r = ip.run_line_magic("llmops", "eda df --text text --label y --no-log -o rep")
-    assert isinstance(r, EdaReport) and ip.user_ns["rep"] is r
-    assert r.duplicates["exact_duplicate_rows"] == 1
-    assert r.labels is not None and r.labels["counts"] == {"p": 2, "n": 1}
-    with pytest.raises(UsageError, match="--against-text goes with --against"):
-        ip.run_line_magic("llmops", "eda df --text text --against-text q")
-    with pytest.raises(UsageError, match="at least 1"):
-        ip.run_line_magic("llmops", "eda df --text text --max-tokens 0")
-    panel = ip.run_line_magic("llmops", "eda df --text text --no-log --panel")
-    assert "Overview" in panel.tab_titles

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from llmops_magics.data import _text as T
-from llmops_magics.data._profile import _ranges
 
 
 def test_minhash_signatures_equal_datasketch() -> None:
@@ -50,11 +49,11 @@ def test_split_words_and_shingle_counts() -> None:
     assert np.diff(offsets).tolist() == [1, 1, 0]  # 3 words: one 3-gram; 1 word: one shingle
 
 
-def test_ranges_matches_python() -> None:
+def test_ranges_match_python() -> None:
     starts = np.array([5, 0, 9, 2])
     counts = np.array([2, 0, 3, 1])
     expected = [5, 6, 9, 10, 11, 2]
-    assert _ranges(starts, counts).tolist() == expected
+    assert T.ranges(starts, counts).tolist() == expected
 
 
 def test_luhn() -> None:
