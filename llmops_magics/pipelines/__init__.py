@@ -7,8 +7,10 @@
 A pipeline file names stages (each a template notebook), their parameters and which earlier
 stage's outputs they take. Inside a template, :func:`record_outputs` records what the stage
 produced; :func:`save_data` / :func:`load_data` pass data between stages by content hash.
+:func:`run` with a :class:`PipelineRunConfig` does what ``%llmops pipeline run`` does.
 """
 
+from llmops_magics.pipelines._config import PipelineConfigError, PipelineRunConfig
 from llmops_magics.pipelines._errors import PipelineError, PipelineSpecError, StageFailedError
 from llmops_magics.pipelines._grid import GridResult, run_grid
 from llmops_magics.pipelines._outputs import (
@@ -19,7 +21,9 @@ from llmops_magics.pipelines._outputs import (
     save_data,
 )
 from llmops_magics.pipelines._params import parse_assignment, parse_grid, parse_value
-from llmops_magics.pipelines._runner import PipelineResult, StageResult, run_pipeline
+from llmops_magics.pipelines._result import PipelineResult, StageResult
+from llmops_magics.pipelines._run import run
+from llmops_magics.pipelines._runner import run_pipeline
 from llmops_magics.pipelines._spec import Pipeline, Stage, load_pipeline, parse_pipeline
 from llmops_magics.pipelines._templates import (
     TemplateCopy,
@@ -35,8 +39,10 @@ from llmops_magics.pipelines._templates import (
 __all__ = [
     "GridResult",
     "Pipeline",
+    "PipelineConfigError",
     "PipelineError",
     "PipelineResult",
+    "PipelineRunConfig",
     "PipelineSpecError",
     "Stage",
     "StageFailedError",
@@ -55,6 +61,7 @@ __all__ = [
     "parse_pipeline",
     "parse_value",
     "record_outputs",
+    "run",
     "run_grid",
     "run_pipeline",
     "save_data",

@@ -9,20 +9,19 @@ the stage succeeds, so a failed or interrupted stage leaves nothing that reads a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import importlib.metadata
 import json
-import os
 import platform
 import shutil
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from llmops_magics.files import atomic_dir, atomic_write, file_lock
 
 __all__ = ["CacheEntry", "StageCache", "environment", "stage_key"]
 
@@ -127,7 +126,7 @@ class StageCache:
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry for ``key`` if it is complete and its recorded files still exist."""
-        entry = CacheEntry(key, self.root / key)
+        entry = self.entry(key)
         if not (entry.notebook.is_file() and (entry.folder / "meta.json").is_file()):
             return None
         try:
@@ -139,46 +138,35 @@ class StageCache:
                 return None  # an output file was deleted: run the stage again
         return entry
 
+    def entry(self, key: str) -> CacheEntry:
+        """The entry folder of ``key`` (which may not exist)."""
+        return CacheEntry(key, self.root / key)
+
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
         """Held while a key is looked up and computed: parallel runs compute it once."""
-        locks = self.root / ".locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{key}.lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self.root / ".locks" / f"{key}.lock"):
+            yield
 
-    def scratch(self, key: str) -> Path:
-        """A new folder to execute into; :meth:`commit` turns it into the entry."""
-        folder = self.root / ".tmp" / f"{key}-{uuid.uuid4().hex[:8]}"
-        folder.mkdir(parents=True)
-        return folder
+    @contextlib.contextmanager
+    def build(self, key: str) -> Iterator[Path]:
+        """A new folder to execute into: it becomes the entry for ``key`` (replacing an old one)
+        when the block succeeds, and is removed when it fails. Call :meth:`write_meta` last."""
+        with atomic_dir(self.root / key) as folder:
+            yield folder
 
-    def commit(self, key: str, scratch: Path, meta: Mapping[str, Any]) -> CacheEntry:
-        """Write ``meta.json`` and move the scratch folder into place (replacing an old one)."""
-        (scratch / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-        target = self.root / key
-        if target.exists():
-            old = self.root / ".tmp" / f"old-{key}-{uuid.uuid4().hex[:8]}"
-            os.replace(target, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(scratch, target)
-        return CacheEntry(key, target)
-
-    def discard(self, scratch: Path) -> None:
-        """Remove a scratch folder."""
-        shutil.rmtree(scratch, ignore_errors=True)
+    def write_meta(self, folder: Path, meta: Mapping[str, Any]) -> None:
+        """Store what the runner knows about the stage (an entry without it counts as missing)."""
+        atomic_write(folder / "meta.json", json.dumps(meta, indent=1, sort_keys=True))
 
     def clean_scratch(self, older_than_s: float = 24 * 3600) -> None:
-        """Remove scratch folders left by killed runs."""
-        tmp = self.root / ".tmp"
-        if not tmp.is_dir():
+        """Remove the half-built folders that killed runs left behind."""
+        if not self.root.is_dir():
             return
         now = time.time()
-        for folder in tmp.iterdir():
+        # atomic_dir's temporary siblings (.KEY-*.partial, .KEY.old-*), and older versions' .tmp/
+        leftovers = [*self.root.glob(".*.partial"), *self.root.glob(".*.old-*")]
+        for folder in [*leftovers, *self.root.glob(".tmp/*")]:
             with contextlib.suppress(OSError):
                 if now - folder.stat().st_mtime > older_than_s:
                     shutil.rmtree(folder, ignore_errors=True)

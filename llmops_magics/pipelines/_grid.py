@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmops_magics.pipelines._errors import PipelineError, StageFailedError
 from llmops_magics.pipelines._params import grid_variants
+from llmops_magics.pipelines._runner import run_pipeline
 from llmops_magics.pipelines._spec import Pipeline, load_pipeline
 from llmops_magics.results import Result
 
@@ -159,12 +161,8 @@ def run_grid(
     force, track
         As for :func:`run_pipeline`.
     """
-    import time
-
     from llmops_magics import workspace
-    from llmops_magics.pipelines._runner import run_pipeline
 
-    say = log or (lambda m: print(m, flush=True))
     if jobs < 1:
         raise PipelineError(f"--jobs must be at least 1, got {jobs}.")
     if not grid:
@@ -177,85 +175,126 @@ def run_grid(
     for values in variants:  # check every variant before starting any
         spec.with_params({**common, **values})
     ws = workspace.current().ensure()
-    root = ws.root / "pipelines" / spec.name / "grid"
+    batch = _Batch(
+        spec=spec,
+        variants=variants,
+        common=common,
+        force=force,
+        track=track,
+        workspace=ws.root,
+        say=log or (lambda m: print(m, flush=True)),
+    )
     started = time.perf_counter()
-    rows: list[dict[str, Any] | None] = [None] * len(variants)
-    errors: dict[int, str] = {}
-
     if jobs == 1:
-        for i, values in enumerate(variants):
-            say(f"variant {i + 1}/{len(variants)}: {_label(values)}")
-            try:
-                result = run_pipeline(
-                    spec,
-                    params={**common, **values},
-                    force=force,
-                    log=_prefixed(say, f"  [{i + 1}] "),
-                    track=track,
-                    folder=root / _slug(values),
-                    progress=False,
-                )
-            except StageFailedError as exc:
-                errors[i] = str(exc)
-                rows[i] = _row(values, None, f"{exc.stage}: {exc.reason}")
-            else:
-                rows[i] = _row(values, _result_dict(result))
+        batch.run_inline()
     else:
-        lock = threading.Lock()
-
-        def work(i: int) -> None:
-            values = variants[i]
-            with tempfile.TemporaryDirectory(prefix="llmops-grid-") as tmp:
-                job = Path(tmp) / "job.json"
-                out = Path(tmp) / "result.json"
-                job.write_text(
-                    json.dumps(
-                        {
-                            "pipeline": str(spec.path),
-                            "params": {**common, **values},
-                            "force": force,
-                            "track": track,
-                            "workspace": str(ws.root),
-                            "folder": str(root / _slug(values)),
-                            "result": str(out),
-                        }
-                    )
-                )
-                with lock:
-                    say(f"variant {i + 1}/{len(variants)} started: {_label(values)}")
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "llmops_magics.pipelines._worker", str(job)],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env={**os.environ, "LLMOPS_HOME": str(ws.root)},
-                )
-                assert proc.stdout is not None
-                tail: list[str] = []
-                for line in proc.stdout:
-                    line = line.rstrip()
-                    if not line or "without encryption" in line:
-                        continue
-                    tail = [*tail[-20:], line]
-                    with lock:
-                        say(f"  [{i + 1}] {line}")
-                proc.wait()
-                outcome = json.loads(out.read_text()) if out.is_file() else None
-            if outcome and outcome.get("status") == "finished":
-                rows[i] = _row(values, outcome)
-            else:
-                message = (outcome or {}).get("error") or "\n".join(tail[-5:]) or "no output"
-                errors[i] = message
-                rows[i] = _row(values, None, (outcome or {}).get("short", message[:200]))
-
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(work, range(len(variants))))
+            list(pool.map(batch.run_process, range(len(variants))))
     return GridResult(
         name=spec.name,
         grid={k: list(v) for k, v in grid.items()},
-        rows=[r for r in rows if r is not None],
+        rows=[r for r in batch.rows if r is not None],
         duration_s=time.perf_counter() - started,
         jobs=jobs,
-        folder=str(root),
-        errors=errors,
+        folder=str(batch.root),
+        errors=batch.errors,
     )
+
+
+@dataclass
+class _Batch:
+    """The variants of one batch run and what they gave (a row each, errors by position)."""
+
+    spec: Pipeline
+    variants: list[dict[str, Any]]
+    common: dict[str, Any]
+    force: bool | list[str]
+    track: bool
+    workspace: Path
+    say: Callable[[str], None]
+    rows: list[dict[str, Any] | None] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.rows = [None] * len(self.variants)
+
+    @property
+    def root(self) -> Path:
+        """Where the variants' notebooks go: a folder each."""
+        return self.workspace / "pipelines" / self.spec.name / "grid"
+
+    def folder(self, i: int) -> Path:
+        return self.root / _slug(self.variants[i])
+
+    def failed(self, i: int, error: str, short: str) -> None:
+        self.errors[i] = error
+        self.rows[i] = _row(self.variants[i], None, short)
+
+    def run_inline(self) -> None:
+        """Every variant in turn, in this process."""
+        for i, values in enumerate(self.variants):
+            self.say(f"variant {i + 1}/{len(self.variants)}: {_label(values)}")
+            try:
+                result = run_pipeline(
+                    self.spec,
+                    params={**self.common, **values},
+                    force=self.force,
+                    log=_prefixed(self.say, f"  [{i + 1}] "),
+                    track=self.track,
+                    folder=self.folder(i),
+                    progress=False,
+                )
+            except StageFailedError as exc:
+                self.failed(i, str(exc), f"{exc.stage}: {exc.reason}")
+            else:
+                self.rows[i] = _row(values, _result_dict(result))
+
+    def run_process(self, i: int) -> None:
+        """Variant ``i`` in a worker process whose progress lines are streamed here."""
+        values = self.variants[i]
+        with tempfile.TemporaryDirectory(prefix="llmops-grid-") as tmp:
+            job, out = Path(tmp) / "job.json", Path(tmp) / "result.json"
+            job.write_text(
+                json.dumps(
+                    {
+                        "pipeline": str(self.spec.path),
+                        "params": {**self.common, **values},
+                        "force": self.force,
+                        "track": self.track,
+                        "workspace": str(self.workspace),
+                        "folder": str(self.folder(i)),
+                        "result": str(out),
+                    }
+                )
+            )
+            with self.lock:
+                self.say(f"variant {i + 1}/{len(self.variants)} started: {_label(values)}")
+            tail = self._stream(i, job)
+            outcome = json.loads(out.read_text()) if out.is_file() else None
+        if outcome and outcome.get("status") == "finished":
+            self.rows[i] = _row(values, outcome)
+        else:
+            message = (outcome or {}).get("error") or "\n".join(tail[-5:]) or "no output"
+            self.failed(i, message, (outcome or {}).get("short", message[:200]))
+
+    def _stream(self, i: int, job: Path) -> list[str]:
+        """Run the worker of ``job``, passing its lines on; its last lines."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmops_magics.pipelines._worker", str(job)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "LLMOPS_HOME": str(self.workspace)},
+        )
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            line = line.rstrip()
+            if not line or "without encryption" in line:
+                continue
+            tail = [*tail[-20:], line]
+            with self.lock:
+                self.say(f"  [{i + 1}] {line}")
+        proc.wait()
+        return tail

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics.files import atomic_file, atomic_write
 from llmops_magics.pipelines._errors import PipelineError
 from llmops_magics.results import Result
 
@@ -101,9 +102,7 @@ def record_outputs(
     paths = list(dict.fromkeys([*paths, *_saved_files]))
     target = os.environ.get(OUTPUTS_ENV)
     if target:
-        tmp = Path(target).with_suffix(".partial")
-        tmp.write_text(json.dumps({"outputs": clean, "metrics": numbers, "files": paths}))
-        os.replace(tmp, target)
+        atomic_write(target, json.dumps({"outputs": clean, "metrics": numbers, "files": paths}))
     return StageOutputs(outputs=clean, metrics=numbers, files=paths, path=target or None)
 
 
@@ -148,9 +147,8 @@ def save_data(frame: pd.DataFrame) -> str:
     data_hash = _hash(frame)
     path = data_path(data_hash)
     if not path.exists():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        frame.reset_index(drop=True).to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_file(path, "wb") as handle:
+            frame.reset_index(drop=True).to_parquet(handle, index=False)
     _saved_files.append(str(path))
     return data_hash
 

@@ -20,6 +20,7 @@ from typing import Any
 from llmops_magics.pipelines._errors import PipelineError
 
 __all__ = [
+    "MISSING",
     "coerce",
     "default_value",
     "grid_variants",
@@ -28,7 +29,7 @@ __all__ = [
     "parse_value",
 ]
 
-_MISSING = object()
+MISSING = object()
 
 
 def parse_value(text: str) -> Any:
@@ -121,12 +122,12 @@ def grid_variants(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def default_value(source: str) -> Any:
-    """The template's default as data (papermill gives it as source text); ``_MISSING`` if it
+    """The template's default as data (papermill gives it as source text); ``MISSING`` if it
     is an expression rather than a literal."""
     try:
         return ast.literal_eval(source)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return _MISSING
+        return MISSING
 
 
 def coerce(value: Any, default_source: str | None, *, where: str) -> Any:
@@ -135,7 +136,7 @@ def coerce(value: Any, default_source: str | None, *, where: str) -> Any:
     if default_source is None:
         return value
     default = default_value(default_source)
-    if default is _MISSING or default is None or value is None:
+    if default is MISSING or default is None or value is None:
         return value
     if isinstance(default, bool):
         if isinstance(value, bool):

@@ -177,11 +177,44 @@ def _line(mapping: Any, key: Any) -> int | None:
 
 def parse_pipeline(text: str, *, path: str | None = None, base: Path | None = None) -> Pipeline:
     """Parse and check a pipeline from YAML text (``path`` only labels errors)."""
+    label = path
+    doc = _read_yaml(text, label)
+    name, seed = _check_top(doc, path, label)
+    raw_stages = doc.get("stages")
+    if not isinstance(raw_stages, dict) or not raw_stages:
+        raise _fail(
+            "`stages` must map stage names to their settings",
+            label,
+            _line(doc, "stages") or 1,
+            hint="e.g. stages: {eda: {params: {dataset: chatterbot}}}",
+        )
+    base = base or (Path(path).resolve().parent if path else Path.cwd())
+    stages: dict[str, Stage] = {}
+    for stage_name, raw in raw_stages.items():
+        stages[str(stage_name)] = _parse_stage(str(stage_name), raw, raw_stages, label, base)
+    templates = {name: _describe(stage) for name, stage in stages.items()}
+    stages = {n: dataclasses.replace(s, notebook=templates[n].path) for n, s in stages.items()}
+    _check_graph(stages, templates, label)
+    ordered = {n: stages[n] for n in _topological(stages, label)}
+    for n, stage in ordered.items():
+        ordered[n] = _checked_params(stage, templates[n], label)
+    return Pipeline(
+        name=name,
+        stages=ordered,
+        seed=seed,
+        description=str(doc.get("description", "") or ""),
+        path=path,
+        source=text,
+        templates={n: templates[n] for n in ordered},
+    )
+
+
+def _read_yaml(text: str, label: str | None) -> Any:
+    """The YAML document (mappings remember their lines); errors name the line."""
     import yaml
 
-    label = path
     try:
-        doc = yaml.load(text, Loader=_loader())  # a SafeLoader subclass
+        return yaml.load(text, Loader=_loader())  # a SafeLoader subclass
     except PipelineSpecError as exc:
         raise _fail(exc.message, label, exc.line) from None
     except yaml.MarkedYAMLError as exc:
@@ -197,6 +230,25 @@ def parse_pipeline(text: str, *, path: str | None = None, base: Path | None = No
         ) from None
     except yaml.YAMLError as exc:
         raise _fail(f"the YAML does not parse: {exc}", label, None) from None
+
+
+def _only_known_keys(
+    mapping: Any, known: set[str], what: str, label: str | None, *, stage: str | None = None
+) -> None:
+    """Refuse a key that is not in ``known`` (a typo), naming the known ones."""
+    for key in mapping:
+        if key not in known:
+            raise _fail(
+                f"stage {stage!r}: unknown key {key!r}" if stage else f"unknown key {key!r}",
+                label,
+                _line(mapping, key),
+                stage=stage,
+                hint=f"{what} has: {', '.join(sorted(known))}.",
+            )
+
+
+def _check_top(doc: Any, path: str | None, label: str | None) -> tuple[str, int]:
+    """Check the top-level keys; return the pipeline's name and seed."""
     if not isinstance(doc, dict):
         raise _fail(
             "a pipeline is a mapping with `name` and `stages`",
@@ -204,58 +256,14 @@ def parse_pipeline(text: str, *, path: str | None = None, base: Path | None = No
             1,
             hint="Start from pipelines/demo.yaml.",
         )
-    for key in doc:
-        if key not in _TOP_KEYS:
-            raise _fail(
-                f"unknown key {key!r}",
-                label,
-                _line(doc, key),
-                hint=f"A pipeline has: {', '.join(sorted(_TOP_KEYS))}.",
-            )
-    default_name = Path(path).stem if path else "pipeline"
-    name = doc.get("name", default_name)
+    _only_known_keys(doc, _TOP_KEYS, "A pipeline", label)
+    name = doc.get("name", Path(path).stem if path else "pipeline")
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise _fail(f"`name` must be a short text, got {name!r}", label, _line(doc, "name"))
     seed = doc.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise _fail(f"`seed` must be an integer, got {seed!r}", label, _line(doc, "seed"))
-    raw_stages = doc.get("stages")
-    if not isinstance(raw_stages, dict) or not raw_stages:
-        raise _fail(
-            "`stages` must map stage names to their settings",
-            label,
-            _line(doc, "stages") or 1,
-            hint="e.g. stages: {eda: {params: {dataset: chatterbot}}}",
-        )
-    base = base or (Path(path).resolve().parent if path else Path.cwd())
-    stages: dict[str, Stage] = {}
-    for stage_name, raw in raw_stages.items():
-        stages[str(stage_name)] = _parse_stage(str(stage_name), raw, raw_stages, label, base)
-    templates = {name: _describe(stage, label) for name, stage in stages.items()}
-    stages = {n: dataclasses.replace(s, notebook=templates[n].path) for n, s in stages.items()}
-    _check_graph(stages, templates, label)
-    ordered = {n: stages[n] for n in _topological(stages, label)}
-    for n, stage in ordered.items():
-        _check_params(stage, templates[n], label)
-        stages_params = {}
-        for k, v in stage.params.items():
-            try:
-                stages_params[k] = coerce(
-                    v, templates[n].parameters[k].get("default"), where=f"stage {n!r}: {k}"
-                )
-            except PipelineError as exc:
-                raise _fail(exc.message, label, stage.lines.get(k, stage.line), stage=n) from None
-        ordered[n] = dataclasses.replace(stage, params=stages_params)
-    description = doc.get("description", "")
-    return Pipeline(
-        name=name.strip(),
-        stages=ordered,
-        seed=seed,
-        description=str(description or ""),
-        path=path,
-        source=text,
-        templates={n: templates[n] for n in ordered},
-    )
+    return name.strip(), seed
 
 
 def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
@@ -272,98 +280,35 @@ def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:
     return parse_pipeline(text, path=str(path), base=p.resolve().parent)
 
 
+# --- one stage ---------------------------------------------------------------------------------
+
+
 def _parse_stage(name: str, raw: Any, parent: Any, label: str | None, base: Path) -> Stage:
     line = _line(parent, name)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise _fail(
-            f"stage {name!r} must be a mapping (template, params, inputs, after), got {raw!r}",
-            label,
-            line,
-            stage=name,
-        )
-    for key in raw:
-        if key not in _STAGE_KEYS:
-            raise _fail(
-                f"stage {name!r}: unknown key {key!r}",
-                label,
-                _line(raw, key),
-                stage=name,
-                hint=f"A stage has: {', '.join(sorted(_STAGE_KEYS))}.",
-            )
+    raw = _stage_mapping(name, {} if raw is None else raw, line, label)
+
+    def fail(message: str, key: str) -> PipelineSpecError:
+        return _fail(f"stage {name!r}: {message}", label, _line(raw, key), stage=name)
+
     template = raw.get("template", name)
     if not isinstance(template, str) or not template:
-        raise _fail(
-            f"stage {name!r}: `template` must be a template name or a .ipynb path",
-            label,
-            _line(raw, "template"),
-            stage=name,
-        )
+        raise fail("`template` must be a template name or a .ipynb path", "template")
     params = raw.get("params") or {}
     if not isinstance(params, dict):
-        raise _fail(
-            f"stage {name!r}: `params` must be a mapping", label, _line(raw, "params"), stage=name
-        )
+        raise fail("`params` must be a mapping", "params")
     inputs_raw = raw.get("inputs") or {}
     if not isinstance(inputs_raw, dict):
-        raise _fail(
-            f"stage {name!r}: `inputs` must map parameters to STAGE.OUTPUT",
-            label,
-            _line(raw, "inputs"),
-            stage=name,
-        )
-    inputs: dict[str, tuple[str, str]] = {}
-    for param, ref in inputs_raw.items():
-        up, dot, out = str(ref).partition(".")
-        if not isinstance(ref, str) or not dot or not up or not out:
-            raise _fail(
-                f"stage {name!r}: input {param!r} must be STAGE.OUTPUT, got {ref!r}",
-                label,
-                _line(inputs_raw, param),
-                stage=name,
-            )
-        if param in params:
-            raise _fail(
-                f"stage {name!r}: {param!r} is both a parameter and an input",
-                label,
-                _line(inputs_raw, param),
-                stage=name,
-            )
-        inputs[str(param)] = (up, out)
+        raise fail("`inputs` must map parameters to STAGE.OUTPUT", "inputs")
+    inputs = _stage_inputs(name, inputs_raw, params, label)
     after = raw.get("after") or []
     if isinstance(after, str):
         after = [after]
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-        raise _fail(
-            f"stage {name!r}: `after` must be a list of stage names",
-            label,
-            _line(raw, "after"),
-            stage=name,
-        )
-    if template.endswith(".ipynb"):
-        notebook = Path(template).expanduser()
-        if not notebook.is_absolute():
-            notebook = base / notebook
-        if not notebook.is_file():
-            raise _fail(
-                f"stage {name!r}: the notebook {template!r} does not exist",
-                label,
-                _line(raw, "template") if "template" in raw else line,
-                stage=name,
-            )
-        template = str(notebook)
-    elif template not in template_names():
-        raise _fail(
-            f"stage {name!r}: {template!r} is not a template",
-            label,
-            _line(raw, "template") if "template" in raw else line,
-            stage=name,
-            hint=f"Known templates: {', '.join(template_names())}; or give a .ipynb path.",
-        )
+        raise fail("`after` must be a list of stage names", "after")
+    where = _line(raw, "template") if "template" in raw else line
     return Stage(
         name=name,
-        template=template,
+        template=_resolve_template(name, template, where, label, base),
         params={str(k): v for k, v in params.items()},
         inputs=inputs,
         after=tuple(after),
@@ -375,10 +320,81 @@ def _parse_stage(name: str, raw: Any, parent: Any, label: str | None, base: Path
     )
 
 
-def _describe(stage: Stage, label: str | None) -> TemplateInfo:
+def _stage_mapping(name: str, raw: Any, line: int | None, label: str | None) -> Any:
+    """A stage's settings: a mapping of the known keys."""
+    if not isinstance(raw, dict):
+        raise _fail(
+            f"stage {name!r} must be a mapping (template, params, inputs, after), got {raw!r}",
+            label,
+            line,
+            stage=name,
+        )
+    _only_known_keys(raw, _STAGE_KEYS, "A stage", label, stage=name)
+    return raw
+
+
+def _resolve_template(
+    name: str, template: str, where: int | None, label: str | None, base: Path
+) -> str:
+    """A shipped template's name, or the absolute path of the stage's own notebook."""
+    if not template.endswith(".ipynb"):
+        if template not in template_names():
+            raise _fail(
+                f"stage {name!r}: {template!r} is not a template",
+                label,
+                where,
+                stage=name,
+                hint=f"Known templates: {', '.join(template_names())}; or give a .ipynb path.",
+            )
+        return template
+    notebook = Path(template).expanduser()
+    if not notebook.is_absolute():
+        notebook = base / notebook
+    if not notebook.is_file():
+        raise _fail(
+            f"stage {name!r}: the notebook {template!r} does not exist", label, where, stage=name
+        )
+    return str(notebook)
+
+
+def _stage_inputs(
+    name: str, inputs_raw: Any, params: Mapping[str, Any], label: str | None
+) -> dict[str, tuple[str, str]]:
+    """``{parameter: "STAGE.OUTPUT"}`` as ``{parameter: (stage, output)}``."""
+    inputs: dict[str, tuple[str, str]] = {}
+    for param, ref in inputs_raw.items():
+        up, dot, out = str(ref).partition(".")
+        problem = ""
+        if not isinstance(ref, str) or not dot or not up or not out:
+            problem = f"input {param!r} must be STAGE.OUTPUT, got {ref!r}"
+        elif param in params:
+            problem = f"{param!r} is both a parameter and an input"
+        if problem:
+            raise _fail(f"stage {name!r}: {problem}", label, _line(inputs_raw, param), stage=name)
+        inputs[str(param)] = (up, out)
+    return inputs
+
+
+def _describe(stage: Stage) -> TemplateInfo:
     if stage.template.endswith(".ipynb"):
         return describe_template(stage.template)
     return describe_template(template_path(stage.template), stage.template)
+
+
+# --- the whole graph ---------------------------------------------------------------------------
+
+
+def _not_in_template(
+    stage: Stage, key: str, message: str, what: str, known: list[str], label: str | None
+) -> PipelineSpecError:
+    """A stage names a parameter or an output that its template does not declare."""
+    return _fail(
+        f"stage {stage.name!r}: {message}",
+        label,
+        stage.lines.get(key, stage.line),
+        stage=stage.name,
+        hint=f"Its {what}: {', '.join(known) or '(none)'}.",
+    )
 
 
 def _check_graph(
@@ -403,14 +419,11 @@ def _check_graph(
         for param, (up, out) in stage.inputs.items():
             declared = templates[up].outputs
             if declared and out not in declared:
-                raise _fail(
-                    f"stage {stage.name!r}: input {param!r} takes {up}.{out}, but template "
-                    f"{templates[up].name!r} has no output {out!r}",
-                    label,
-                    stage.lines.get(param, stage.line),
-                    stage=stage.name,
-                    hint=f"Its outputs: {', '.join(declared)}.",
+                message = (
+                    f"input {param!r} takes {up}.{out}, but template {templates[up].name!r} "
+                    f"has no output {out!r}"
                 )
+                raise _not_in_template(stage, param, message, "outputs", declared, label)
 
 
 def _topological(stages: dict[str, Stage], label: str | None) -> list[str]:
@@ -444,14 +457,19 @@ def _topological(stages: dict[str, Stage], label: str | None) -> list[str]:
     return order
 
 
-def _check_params(stage: Stage, info: TemplateInfo, label: str | None) -> None:
+def _checked_params(stage: Stage, info: TemplateInfo, label: str | None) -> Stage:
+    """The stage with its parameters checked against the template and matched to its types."""
     for key in [*stage.params, *stage.inputs]:
         if key not in info.parameters:
-            raise _fail(
-                f"stage {stage.name!r}: template {info.name!r} does not declare a parameter "
-                f"{key!r}",
-                label,
-                stage.lines.get(key, stage.line),
-                stage=stage.name,
-                hint=f"Its parameters: {', '.join(info.parameters) or '(none)'}.",
+            message = f"template {info.name!r} does not declare a parameter {key!r}"
+            raise _not_in_template(stage, key, message, "parameters", list(info.parameters), label)
+    params = {}
+    for key, value in stage.params.items():
+        try:
+            params[key] = coerce(
+                value, info.parameters[key].get("default"), where=f"stage {stage.name!r}: {key}"
             )
+        except PipelineError as exc:
+            line = stage.lines.get(key, stage.line)
+            raise _fail(exc.message, label, line, stage=stage.name) from None
+    return dataclasses.replace(stage, params=params)

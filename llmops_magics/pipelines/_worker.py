@@ -13,6 +13,7 @@ def main(job_path: str) -> int:
     """Run the job described in ``job_path``; 0 when the pipeline finished."""
     from llmops_magics import workspace
     from llmops_magics.errors import LlmopsError
+    from llmops_magics.files import atomic_write
     from llmops_magics.pipelines._errors import StageFailedError
     from llmops_magics.pipelines._grid import _result_dict
     from llmops_magics.pipelines._runner import run_pipeline
@@ -20,6 +21,12 @@ def main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     workspace.use(job["workspace"])
     out = Path(job["result"])
+
+    def failed(error: str, short: str) -> int:
+        atomic_write(out, json.dumps({"status": "failed", "error": error, "short": short}))
+        print(f"FAILED {error}", flush=True)
+        return 1
+
     try:
         result = run_pipeline(
             job["pipeline"],
@@ -31,15 +38,10 @@ def main(job_path: str) -> int:
             log=lambda m: print(m, flush=True),
         )
     except StageFailedError as exc:
-        short = f"{exc.stage}: {exc.reason}"
-        out.write_text(json.dumps({"status": "failed", "error": str(exc), "short": short}))
-        print(f"FAILED {exc}", flush=True)
-        return 1
+        return failed(str(exc), f"{exc.stage}: {exc.reason}")
     except LlmopsError as exc:
-        out.write_text(json.dumps({"status": "failed", "error": str(exc), "short": str(exc)}))
-        print(f"FAILED {exc}", flush=True)
-        return 1
-    out.write_text(json.dumps({"status": "finished", **_result_dict(result)}))
+        return failed(str(exc), str(exc))
+    atomic_write(out, json.dumps({"status": "finished", **_result_dict(result)}))
     return 0
 
 
