@@ -7,8 +7,9 @@ return its result object. Import stage modules inside the functions, never at th
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, cast
 
+from llmops_magics import config
 from llmops_magics.magics._commands import Context, UsageProblem, command
 
 __all__: list[str] = []
@@ -41,40 +42,27 @@ def _template(args: argparse.Namespace, ctx: Context) -> Any:
     return pipelines.copy_template(args.name, args.dest, overwrite=args.force)
 
 
+class _Repeatable:
+    """Passes :func:`config.add_arguments`'s flags on to a parser, making a list field's flag
+    repeatable (``-p A -p B``, one value each) instead of taking several words, as these flags
+    always were: a word after ``-p A`` stays the pipeline file."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> argparse.Action:
+        if kwargs.get("nargs") == "+":
+            del kwargs["nargs"]
+            kwargs["action"] = "append"
+        return self.parser.add_argument(*flags, **kwargs)
+
+
 def _pipeline_args(p: argparse.ArgumentParser) -> None:
+    from llmops_magics.pipelines import PipelineRunConfig
+
     p.add_argument("action", choices=["run"], help="run: execute the pipeline's stages")
     p.add_argument("pipeline", metavar="PIPELINE.yaml", help="the pipeline file")
-    p.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="STAGE.KEY=VALUE",
-        help="set a stage parameter (a value is data, never code); repeatable",
-    )
-    p.add_argument("--force", action="store_true", help="re-run every stage, ignoring the cache")
-    p.add_argument(
-        "--force-stage",
-        action="append",
-        default=[],
-        metavar="STAGE",
-        help="re-run this stage even if cached; repeatable",
-    )
-    p.add_argument(
-        "--grid",
-        action="append",
-        default=[],
-        metavar='"STAGE.KEY=V1,V2"',
-        help="batch run: one variant per combination of values; repeatable",
-    )
-    p.add_argument(
-        "--jobs", type=int, default=1, metavar="K", help="with --grid: variants run at once"
-    )
-    p.add_argument("--no-track", action="store_true", help="do not record an MLflow run")
-    p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
-    p.add_argument(
-        "--log-output", action="store_true", help="also stream what each cell prints (stderr)"
-    )
+    config.add_arguments(cast(argparse.ArgumentParser, _Repeatable(p)), PipelineRunConfig)
 
 
 @command(
@@ -83,28 +71,8 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
 def _pipeline(args: argparse.Namespace, ctx: Context) -> Any:
     from llmops_magics import pipelines
 
-    if args.jobs < 1:
-        raise UsageProblem(f"--jobs must be at least 1, got {args.jobs}")
-    if args.jobs > 1 and not args.grid:
-        raise UsageProblem("--jobs runs variants in parallel: give --grid as well")
-    if args.force and args.force_stage:
-        raise UsageProblem("give --force (every stage) or --force-stage STAGE, not both")
-    params = dict(pipelines.parse_assignment(a) for a in args.param)
-    force: bool | list[str] = True if args.force else list(args.force_stage)
-    if args.grid:
-        return pipelines.run_grid(
-            args.pipeline,
-            pipelines.parse_grid(args.grid),
-            params=params,
-            jobs=args.jobs,
-            force=force,
-            track=not args.no_track,
-        )
-    return pipelines.run_pipeline(
-        args.pipeline,
-        params=params,
-        force=force,
-        progress=not args.no_progress,
-        track=not args.no_track,
-        log_output=args.log_output,
-    )
+    try:
+        options = pipelines.PipelineRunConfig(**config.given(args, pipelines.PipelineRunConfig))
+    except pipelines.PipelineConfigError as exc:  # flags that do not go together
+        raise UsageProblem(str(exc)) from None
+    return pipelines.run(args.pipeline, options)
