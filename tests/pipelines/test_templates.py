@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from llmops_magics import pipelines
+from llmops_magics.pipelines import PipelineError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["eda", "evaluate", "feedback_report", "finetune", "prep", "sweep"]
 
 
@@ -53,6 +54,18 @@ def test_templates_listing():
     assert "lr=2e-4" in frame.set_index("template").loc["finetune", "parameters"]
     assert "model_spec" in listing["finetune"].outputs
     assert "%llmops template copy NAME" in repr(listing)
+
+
+def test_template_copy_never_overwrites(tmp_path):
+    name = pipelines.template_names()[0]
+    copied = pipelines.copy_template(name, tmp_path)
+    assert Path(copied.path) == tmp_path / f"{name}.ipynb"
+    assert Path(copied.path).read_bytes() == pipelines.template_path(name).read_bytes()
+    with pytest.raises(PipelineError, match="already exists"):
+        pipelines.copy_template(name, tmp_path)
+    assert pipelines.copy_template(name, tmp_path / "mine.ipynb").path.endswith("mine.ipynb")
+    with pytest.raises(PipelineError, match="no template named 'nope'"):
+        pipelines.copy_template("nope", tmp_path)
 
 
 def test_demo_pipeline_is_valid():

@@ -3,63 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from llmops_magics import pipelines
+from llmops_magics import pipelines, tracking
 from llmops_magics.pipelines import StageFailedError
 
 RECORD = "from llmops_magics.pipelines import record_outputs\n"
-
-
-def _notebook(path: Path, params: str, body: list[str], outputs: list[str]) -> None:
-    nb = new_notebook(
-        cells=[
-            new_markdown_cell(f"# {path.stem}"),
-            new_code_cell(params, metadata={"tags": ["parameters"]}),
-            *[new_code_cell(b) for b in body],
-        ]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["llmops"] = {"outputs": outputs}
-    nbformat.write(nb, path)
-
-
-@pytest.fixture
-def project(tmp_path: Path, fresh_workspace: Path) -> Path:
-    """Two small templates (a -> b) and a pipeline file using them."""
-    _notebook(
-        tmp_path / "a.ipynb",
-        "n = 3\nlabel = 'x'\nnote = ''\nseed = 0",
-        [
-            "import os\nvalue = n * 2",
-            RECORD + "record_outputs(value=value, label=label, note=note, seed=seed, "
-            "home=os.environ['LLMOPS_HOME'], metrics={'value': value})",
-        ],
-        ["value", "label"],
-    )
-    _notebook(
-        tmp_path / "b.ipynb",
-        "value = 0\nfail = False",
-        [
-            "assert not fail, 'asked to fail'",
-            RECORD + "record_outputs(total=value + 1, metrics={'total': value + 1})",
-        ],
-        ["total"],
-    )
-    (tmp_path / "p.yaml").write_text(
-        "name: small\nseed: 5\nstages:\n"
-        "  a: {template: a.ipynb, params: {n: 4}}\n"
-        "  b: {template: b.ipynb, inputs: {value: a.value}}\n"
-    )
-    return tmp_path
 
 
 def _run(project: Path, **kw):
@@ -67,9 +20,7 @@ def _run(project: Path, **kw):
 
 
 def _mlflow_run(run_id: str):
-    import mlflow
-
-    return mlflow.MlflowClient().get_run(run_id)
+    return tracking.tracker().get_run(run_id, stage="pipeline")
 
 
 def test_stages_run_in_order_and_are_recorded_in_mlflow(project, fresh_workspace):
@@ -87,23 +38,22 @@ def test_stages_run_in_order_and_are_recorded_in_mlflow(project, fresh_workspace
         assert Path(stage.html).read_text().lstrip().lower().startswith("<!doctype html")
     run = _mlflow_run(result.run_id)
     assert run.info.status == "FINISHED"
-    assert run.data.tags["llmops.stage"] == "pipeline"
+    assert run.data.tags[tracking.STAGE] == "pipeline"
+    assert run.data.tags[tracking.PIPELINE] == "small"
+    assert run.data.tags[tracking.PIPELINE_STATUS] == "FINISHED"
+    assert run.data.tags[tracking.OWNER_PID] == str(os.getpid())  # owned by this process
     assert run.data.tags["llmops.stages.a.state"] == "executed"
+    assert run.data.tags["llmops.outputs.a.label"] == "x"
     assert run.data.params["seed"] == "5" and run.data.params["a.n"] == "4"
     assert run.data.params["b.value"] == "8"
     assert run.data.metrics["b.total"] == 9.0
-    import mlflow
-
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "notebooks")}
+    t = tracking.tracker()
+    artifacts = {a.path for a in t.list_artifacts(result.run_id, "notebooks")}
     assert artifacts == {f"notebooks/{s}.{ext}" for s in "ab" for ext in ("ipynb", "html")}
-    env = json.loads(
-        Path(
-            mlflow.artifacts.download_artifacts(
-                run_id=result.run_id, artifact_path="environment.json"
-            )
-        ).read_text()
-    )
+    env = t.load_json(result.run_id, "environment.json")
     assert env["papermill"] and env["python"] and env["llmops-magics"]
+    summary = json.loads((Path(result.folder) / "summary.json").read_text())
+    assert [s["name"] for s in summary["stages"]] == ["a", "b"]
 
 
 def test_unchanged_stages_come_from_the_cache(project):
@@ -142,9 +92,16 @@ def test_a_failing_stage_stops_and_resumes(project, fresh_workspace):
     assert any("asked to fail" in str(c.get("outputs")) for c in executed.cells)
     run = _mlflow_run(error.run_id)
     assert run.info.status == "FAILED"
-    assert run.data.tags["llmops.pipeline.failed_stage"] == "b"
+    assert run.data.tags[tracking.PIPELINE_FAILED_STAGE] == "b"
+    assert run.data.tags[tracking.PIPELINE_STATUS] == "FAILED"
+    assert run.data.tags[tracking.ERROR].startswith("StageFailedError: Stage 'b' failed")
     assert run.data.tags["llmops.stages.a.state"] == "executed"
-    assert not list((fresh_workspace / "cache" / "pipelines" / ".tmp").iterdir())
+    kept = {a.path for a in tracking.tracker().list_artifacts(error.run_id, "notebooks")}
+    assert "notebooks/FAILED-b.ipynb" in kept and "notebooks/a.ipynb" in kept
+    cache = fresh_workspace / "cache" / "pipelines"
+    entries = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert [json.loads((e / "meta.json").read_text())["stage"] for e in entries] == ["a"]
+    assert not list(cache.glob(".*.partial"))  # b left no half-built folder behind
     # fixed (the template changed): the same command resumes at b, a comes from the cache
     nb = nbformat.read(project / "b.ipynb", as_version=4)
     nb.cells[2].source = "assert True"
@@ -162,23 +119,36 @@ def test_a_stage_must_record_its_declared_outputs(project):
         _run(project)
 
 
-def test_batch_run_in_parallel_processes(project, fresh_workspace):
-    lines: list[str] = []
-    grid = pipelines.run_grid(
-        project / "p.yaml",
-        {"b.fail": [False, True]},
-        params={"a.n": 2},
-        jobs=2,
-        log=lines.append,
+PLAIN_KERNEL = """\
+from llmops_magics import progress, tracking
+
+views = {kind: type(progress.channel(kind)).__name__ for kind in ("finetune", "sweep", "stream")}
+with tracking.tracker().start_run("eval", name="made by a stage") as made:
+    pass
+"""
+
+
+def test_stage_kernels_are_plain_and_their_runs_are_linked(
+    tmp_path, fresh_workspace, write_template, widget_outputs
+):
+    """A stage kernel shows no live panel (Core's one front-end rule), and the runs a stage
+    makes are tagged with the pipeline run and the stage's name."""
+    write_template(
+        tmp_path / "probe.ipynb",
+        "x = 0",
+        [
+            PLAIN_KERNEL,
+            RECORD + "record_outputs(run_id=made.id, frontend=progress.has_frontend(), "
+            "views=views)",
+        ],
+        ["run_id"],
     )
-    frame = grid.to_frame()
-    assert list(frame.columns[:3]) == ["b.fail", "status", "run_id"]
-    assert frame["status"].tolist() == ["finished", "failed"]
-    assert frame["b.total"].iloc[0] == 5.0 and frame["a.value"].iloc[0] == 4.0
-    assert "b: AssertionError: asked to fail" in frame["error"].iloc[1]
-    assert frame["executed"].iloc[0] + frame["cached"].iloc[0] == 2
-    # both variants share stage a: one process ran it, the other waited for the cache
-    assert sum("a: running" in line for line in lines) == 1
-    assert any(line.startswith("  [2] ") for line in lines)  # progress streamed per variant
-    assert grid.best("b.total")["b.fail"] is False
-    assert "2 variants (1 finished)" in repr(grid)
+    (tmp_path / "probe.yaml").write_text("name: probe\nstages:\n  look: {template: probe.ipynb}\n")
+    result = pipelines.run_pipeline(tmp_path / "probe.yaml", progress=False, log=lambda m: None)
+    out = result.outputs["look"]
+    assert out["frontend"] is False
+    assert set(out["views"].values()) == {"BarProgress"}  # the plain view of every kind
+    made = tracking.tracker().get_run(out["run_id"], stage="eval")
+    assert made.data.tags[tracking.PIPELINE_RUN] == result.run_id
+    assert made.data.tags[tracking.PIPELINE_STAGE] == "look"
+    assert widget_outputs(result.stages[0].notebook) == []

@@ -14,6 +14,7 @@ from llmops_magics.pipelines import (
     GridResult,
     PipelineError,
     PipelineResult,
+    PipelineRunConfig,
     PipelineSpecError,
     StageFailedError,
     TemplateList,
@@ -67,6 +68,39 @@ def test_pipeline_run_magic(ip, spec):
     assert isinstance(result, PipelineResult) and ip.user_ns["res"] is result
     assert result.outputs["one"]["double"] == 10
     assert "<b>pipeline magic: 1 stages" in result._repr_html_()
+    # -p repeats; a flag may come before the file; --no-track records no MLflow run
+    again = ip.run_line_magic(
+        "llmops", f"pipeline run -p one.n=6 {spec} -p one.fail=false --no-progress --no-track"
+    )
+    assert again.outputs["one"]["double"] == 12 and again.run_id is None
+    assert again.params == {"one.n": 6, "one.fail": False}
+
+
+def test_pipeline_run_flags_come_from_its_config():
+    """Each flag of `pipeline run` parses into its PipelineRunConfig field (repeatable lists)."""
+    import argparse
+
+    from llmops_magics import config
+    from llmops_magics.magics._commands import build_parser
+
+    parser = build_parser(argparse.ArgumentParser)
+    words = "pipeline run p.yaml -p a.x=1 --param b.y=2 --grid a.x=1,2 --grid b.y=3 --jobs 2"
+    words += " --force-stage a --force-stage b --no-track --no-progress --log-output"
+    args = parser.parse_args(words.split())
+    options = PipelineRunConfig(**config.given(args, PipelineRunConfig))
+    assert options == PipelineRunConfig(
+        overrides=["a.x=1", "b.y=2"],
+        grid=["a.x=1,2", "b.y=3"],
+        jobs=2,
+        force_stage=["a", "b"],
+        track=False,
+        progress=False,
+        log_output=True,
+    )
+    assert options.parsed_overrides() == {"a.x": 1, "b.y": 2}
+    assert options.parsed_grid() == {"a.x": [1, 2], "b.y": [3]}
+    assert options.forced() == ["a", "b"]
+    assert config.given(parser.parse_args(["pipeline", "run", "p.yaml"]), PipelineRunConfig) == {}
 
 
 def test_pipeline_usage_errors(ip, spec):
@@ -74,6 +108,8 @@ def test_pipeline_usage_errors(ip, spec):
         ip.run_line_magic("llmops", f"pipeline run {spec} --jobs 2")
     with pytest.raises(UsageError, match="not both"):
         ip.run_line_magic("llmops", f"pipeline run {spec} --force --force-stage one")
+    with pytest.raises(UsageError, match="jobs=0 is out of range: it must be at least 1"):
+        ip.run_line_magic("llmops", f"pipeline run {spec} --jobs 0 --grid one.n=1,2")
     with pytest.raises(PipelineError, match="is not NAME=VALUE"):
         ip.run_line_magic("llmops", f"pipeline run {spec} -p one.n")
     with pytest.raises(PipelineError, match="does not declare a parameter 'm'"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "pipelines.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "pipelines.ipynb"
 
 
 def test_pipelines_notebook_declares_its_parameters():
