@@ -89,12 +89,12 @@ def plain_loop(
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_seed
 
     from llmops_magics.finetune._data import Collator
-    from llmops_magics.finetune._train import _model_kwargs
+    from llmops_magics.finetune._model import model_kwargs
 
     # the same settings as finetune.train in the same precision: under bf16 the frozen base
-    # weights are stored in bf16, and on a CPU attention is eager (see _model_kwargs); the
+    # weights are stored in bf16, and on a CPU attention is eager (see model_kwargs); the
     # plain fp32 loop is transformers' default (float32, fused SDPA attention)
-    kwargs = _model_kwargs(precision, cfg.max_length)
+    kwargs = model_kwargs(precision, cfg.max_length)
     model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
     set_seed(cfg.seed)
     model = get_peft_model(
@@ -211,10 +211,10 @@ def bench_model(
     from transformers import AutoTokenizer
 
     from llmops_magics import finetune, models
-    from llmops_magics.finetune._train import _hidden_size
+    from llmops_magics.finetune._model import hidden_size
 
     path = models.resolve(spec).path
-    precision = finetune.resolve_precision("auto", hidden_size=_hidden_size(path))
+    precision = finetune.resolve_precision("auto", hidden_size=hidden_size(path))
     cfg = finetune.FineTuneConfig(
         model=spec,
         prompt_col="question",

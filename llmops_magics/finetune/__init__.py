@@ -7,19 +7,14 @@
 'run:...'
 """
 
+from llmops_magics.finetune._checkpoints import checkpoint_root
 from llmops_magics.finetune._config import FineTuneConfig
 from llmops_magics.finetune._dpo import read_preferences, train_dpo
 from llmops_magics.finetune._errors import FineTuneConfigError, FineTuneError
 from llmops_magics.finetune._merge import MergeResult, merge
-from llmops_magics.finetune._train import (
-    FineTuneResult,
-    checkpoint_root,
-    cpu_has_bf16,
-    linear_layer_names,
-    resolve_precision,
-    resume,
-    train,
-)
+from llmops_magics.finetune._model import cpu_has_bf16, linear_layer_names, resolve_precision
+from llmops_magics.finetune._result import FineTuneResult
+from llmops_magics.finetune._train import resume, train
 
 __all__ = [
     "FineTuneConfig",

@@ -8,22 +8,27 @@ file loads directly. When the rows carry lineage columns (``trace_id(s)``,
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from llmops_magics.errors import DataError
 from llmops_magics.finetune._config import FineTuneConfig
 from llmops_magics.finetune._data import check_frame, data_hash, render_prompt
+from llmops_magics.finetune._model import lora_config, target_modules_for
+from llmops_magics.finetune._prepare import Prepared, load_inputs
+from llmops_magics.finetune._result import FineTuneResult
+from llmops_magics.finetune._train import RunOptions, train
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from llmops_magics.finetune._train import FineTuneResult, _Prepared
-
 __all__ = ["prepare_dpo", "read_preferences", "train_dpo"]
 
 LINEAGE_COLUMNS = ("trace_id", "trace_ids", "assessment_id", "assessment_ids")
+#: how many pairs, ratings and traces a DPO run learned from (tags written by this stage only)
+PREFERENCE_PAIRS = "llmops.preference_pairs"
+PREFERENCE_RATINGS = "llmops.preference_ratings"
+PREFERENCE_TRACES = "llmops.preference_traces"
 
 
 def read_preferences(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -110,15 +115,8 @@ def _check_pairs(frame: pd.DataFrame, config: FineTuneConfig, name: str) -> pd.D
     return usable
 
 
-def prepare_dpo(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
+def prepare_dpo(config: FineTuneConfig, data: Any, eval_data: Any) -> Prepared:
     """Check the preferences, load the base model and set up the ``DPOTrainer`` factory."""
-    from llmops_magics.finetune._train import (
-        _base_spec,
-        _load_model,
-        _Prepared,
-        target_modules_for,
-    )
-
     train_full = check_frame(data, config, name="preferences")
     train_frame = _check_pairs(train_full, config, "preferences")
     eval_frame = None
@@ -126,8 +124,8 @@ def prepare_dpo(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
         eval_frame = _check_pairs(
             check_frame(eval_data, config, name="eval_data"), config, "eval_data"
         )
-    ref, base_spec = _base_spec(config)
-    model, tokenizer = _load_model(config, ref)
+    inputs, model = load_inputs(config, train_frame, eval_frame)
+    tokenizer = inputs.tokenizer
     targets = target_modules_for(model, config)
     lengths = [
         len(tokenizer(render_prompt(tokenizer, p, config.system))["input_ids"])
@@ -147,18 +145,9 @@ def prepare_dpo(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
     lineage = _lineage(source, data_hash(train_frame))
 
     def make_trainer(args: Any, callbacks: list[Any]) -> Any:
-        from peft import LoraConfig
-        from transformers import set_seed
         from trl import DPOTrainer
 
-        set_seed(config.seed)
-        lora = LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=targets,
-            task_type="CAUSAL_LM",
-        )
+        lora = lora_config(config, targets)
         return DPOTrainer(
             model=model,
             args=args,
@@ -172,17 +161,11 @@ def prepare_dpo(config: FineTuneConfig, data: Any, eval_data: Any) -> _Prepared:
     from trl import DPOConfig
 
     tags = {
-        "llmops.preference_pairs": str(len(train_frame)),
-        "llmops.preference_ratings": str(len(lineage["assessment_ids"])),
-        "llmops.preference_traces": str(len(lineage["trace_ids"])),
+        PREFERENCE_PAIRS: str(len(train_frame)),
+        PREFERENCE_RATINGS: str(len(lineage["assessment_ids"])),
+        PREFERENCE_TRACES: str(len(lineage["trace_ids"])),
     }
-    return _Prepared(
-        config,
-        ref,
-        base_spec,
-        tokenizer,
-        train_frame,
-        eval_frame,
+    return inputs.ready(
         n_train=len(train_ds),
         has_eval=eval_ds is not None,
         make_trainer=make_trainer,
@@ -206,12 +189,7 @@ def train_dpo(
     config: FineTuneConfig,
     preferences: Any,
     eval_preferences: Any = None,
-    *,
-    callbacks: Sequence[Any] | None = None,
-    parent_run_id: str | None = None,
-    run_name: str | None = None,
-    tags: dict[str, str] | None = None,
-    progress: bool | str | None = None,
+    **options: Unpack[RunOptions],
 ) -> FineTuneResult:
     """Train a LoRA adapter with DPO on ``prompt, chosen, rejected`` preferences.
 
@@ -223,11 +201,12 @@ def train_dpo(
     ----------
     config
         A :class:`FineTuneConfig`; its ``method`` is set to ``"dpo"``.
-    preferences
-        A DataFrame or a path to a JSONL file (:func:`read_preferences`).
+    preferences, eval_preferences
+        DataFrames or paths to JSONL files (:func:`read_preferences`).
+    **options
+        The keyword options of :func:`train`: ``callbacks``, ``parent_run_id``, ``run_name``,
+        ``tags``, ``progress``.
     """
-    from llmops_magics.finetune._train import train
-
     if isinstance(preferences, str | os.PathLike):
         preferences = read_preferences(preferences)
     if isinstance(eval_preferences, str | os.PathLike):
@@ -236,13 +215,4 @@ def train_dpo(
         config = config.replace(
             method="dpo", text_col=None, response_col=None, prompt_col=config.prompt_col or "prompt"
         )
-    return train(
-        config,
-        preferences,
-        eval_preferences,
-        callbacks=callbacks,
-        parent_run_id=parent_run_id,
-        run_name=run_name,
-        tags=tags,
-        progress=progress,
-    )
+    return train(config, preferences, eval_preferences, **options)

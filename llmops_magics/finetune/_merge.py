@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmops_magics.files import atomic_dir
 from llmops_magics.finetune._errors import FineTuneError
+from llmops_magics.finetune._track import MERGED_TO
 from llmops_magics.results import Result
 
 if TYPE_CHECKING:
@@ -84,25 +84,16 @@ def merge(spec: str, out: str | os.PathLike[str], *, overwrite: bool = False) ->
     base = AutoModelForCausalLM.from_pretrained(base_ref.path, dtype=torch.float32, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(base_ref.path, **kwargs)
     merged = PeftModel.from_pretrained(base, str(ref.path)).merge_and_unload()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
+    with atomic_dir(dest) as tmp:
         merged.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         lineage = {"merged_from": spec, "adapter": str(ref.path), "base": ref.base} | ref.meta
         (tmp / "llmops_merge.json").write_text(json.dumps(lineage, indent=2))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     size = sum(f.stat().st_size for f in dest.iterdir() if f.is_file()) / 2**20
     if ref.kind == "run" and "run_id" in ref.meta:
-        from llmops_magics import workspace
+        from llmops_magics import tracking
 
-        client = workspace._mlflow().MlflowClient(workspace.current().tracking_uri)
-        client.set_tag(ref.meta["run_id"], "llmops.merged_to", str(dest))
+        tracking.tracker().set_tags(ref.meta["run_id"], {MERGED_TO: str(dest)})
     return MergeResult(
         spec=spec, base=ref.base, out=str(dest), size_mb=size, seconds=time.perf_counter() - start
     )
