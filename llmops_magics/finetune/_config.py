@@ -35,7 +35,10 @@ class FineTuneConfig(Config):
     """
 
     model: str = option(
-        "smollm2", help="base model spec (default: the session's default_model)", short="-m"
+        "smollm2",
+        help="base model spec (default: the session's default_model)",
+        short="-m",
+        metavar="SPEC",
     )
     text_col: str | None = option(
         None, help="column of plain text (loss on every token)", flag="--text", metavar="COL"
