@@ -1,15 +1,20 @@
-"""Counterfactual term swaps for the bias probe ("he:she,his:her")."""
+"""The bias probe: counterfactual term swaps ("he:she,his:her") and the gap they make."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops_magics.evaluation._errors import EvaluationError
 
-__all__ = ["Swapper", "parse_pairs"]
+if TYPE_CHECKING:
+    from llmops_magics.evaluation._bootstrap import Resampler
+    from llmops_magics.evaluation._systems import System, Task
+
+__all__ = ["Swapper", "parse_pairs", "probe"]
 
 
 def parse_pairs(spec: Any) -> list[tuple[str, str]]:
@@ -84,3 +89,64 @@ class Swapper:
         return self.pattern.sub(
             lambda m: _match_case(m.group(0), self.mapping[m.group(0).lower()]), text
         )
+
+
+def probe(system: System, swapper: Swapper, task: Task, resampler: Resampler | None) -> list[dict]:
+    """Each metric of ``system`` on the rows that the swaps change, before and after: the gap
+    (swapped - original) with a paired bootstrap interval and p-value.
+
+    The model generates again for the swapped prompts; the swapped references score it.
+    """
+    from llmops_magics.evaluation import metrics
+    from llmops_magics.evaluation._bootstrap import Resampler, paired, replicate_sums
+
+    prompts, refs = task.prompts or [], task.references
+    new_prompts = [swapper(p) for p in prompts]
+    new_refs = [swapper(r) if isinstance(r, str) else r for r in refs]
+    changed = [
+        i for i in range(len(prompts)) if (new_prompts[i], new_refs[i]) != (prompts[i], refs[i])
+    ]
+    if not changed:
+        return [_gap_row(system.name, n, 0) for n in task.names]
+    swapped = task.generate(
+        system.name, "probe", [new_prompts[i] for i in changed], [new_refs[i] for i in changed]
+    ).stats
+    original = {n: system.stats[n][changed] for n in task.names}
+    reps: dict[str, Any] = {}
+    if resampler is not None and len(changed) > 1:
+        local = Resampler(len(changed), resampler.samples, resampler.seed)
+        both = {f"s|{n}": swapped[n] for n in task.names} | {
+            f"o|{n}": original[n] for n in task.names
+        }
+        reps = replicate_sums(both, local)
+    rows = []
+    for n in task.names:
+        score = metrics.get(n).score
+        row = _gap_row(
+            system.name,
+            n,
+            len(changed),
+            original=score(original[n].sum(axis=0)),
+            swapped=score(swapped[n].sum(axis=0)),
+        )
+        if reps:
+            test = paired(swapped[n], original[n], score, reps[f"s|{n}"], reps[f"o|{n}"])
+            row.update(gap_low=test.low, gap_high=test.high, p_value=test.p_value)
+        rows.append(row)
+    return rows
+
+
+def _gap_row(
+    model: str, metric: str, n_rows: int, *, original: float = math.nan, swapped: float = math.nan
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "metric": metric,
+        "original": original,
+        "swapped": swapped,
+        "gap": swapped - original,
+        "gap_low": math.nan,
+        "gap_high": math.nan,
+        "p_value": math.nan,
+        "n_rows": n_rows,
+    }

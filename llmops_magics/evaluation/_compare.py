@@ -60,52 +60,21 @@ class CompareResult(Result):
 
     def plot(self, metrics: Sequence[str] | None = None) -> Any:
         """Bar charts per metric, one bar per run, with the 95% intervals."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from llmops_magics.evaluation._plots import error_bars, finish, grid
 
         names = list(metrics or dict.fromkeys(r["metric"] for r in self.rows))
-        fig, axes_list = _grid(plt, len(names))
+        fig, axes_list = grid(len(names))
         for ax, name in zip(axes_list, names, strict=True):
             rows = [r for r in self.rows if r["metric"] == name]
+            colors = [f"C{i}" for i in range(len(rows))]
             values = [r["score"] for r in rows]
-            err = [
-                [
-                    max(r["score"] - r["ci_low"], 0) if math.isfinite(r["ci_low"]) else 0
-                    for r in rows
-                ],
-                [
-                    max(r["ci_high"] - r["score"], 0) if math.isfinite(r["ci_high"]) else 0
-                    for r in rows
-                ],
-            ]
-            ax.bar(
-                range(len(rows)),
-                values,
-                yerr=err,
-                capsize=4,
-                color=[f"C{i}" for i in range(len(rows))],
-            )
+            ax.bar(range(len(rows)), values, yerr=error_bars(rows), capsize=4, color=colors)
             ax.set_xticks(range(len(rows)), [r["run_id"][:6] for r in rows], fontsize=7)
             ax.set_title(name, fontsize=9)
-        fig.tight_layout()
-        plt.close(fig)
-        return fig
+        return finish(fig)
 
     def __repr__(self) -> str:
         return self._summary() + "\n" + self.table().to_string(index=False)
-
-
-def _grid(plt: Any, count: int) -> tuple[Any, list[Any]]:
-    """A figure with ``count`` panels, at most four per row (unused panels hidden)."""
-    cols = min(count, 4)
-    rows = -(-count // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.4, 2.6 * rows), squeeze=False)
-    flat = list(axes.flat)
-    for ax in flat[count:]:
-        ax.set_visible(False)
-    return fig, flat[:count]
 
 
 def compare(run_ids: Sequence[str] = (), *, limit: int = 10) -> CompareResult:
@@ -115,70 +84,57 @@ def compare(run_ids: Sequence[str] = (), *, limit: int = 10) -> CompareResult:
     ----------
     run_ids
         Run ids of ``evaluate`` runs; none: the ``limit`` newest eval runs.
+    limit
+        Without ``run_ids``: how many of the newest eval runs.
     """
-    from llmops_magics import workspace
+    from llmops_magics import tracking
 
-    ws = workspace.current()
-    exp_id = workspace.experiment_id(workspace=ws)
-    mlflow = workspace._mlflow()
-    client = mlflow.MlflowClient(ws.tracking_uri)
-    runs: list[Any] = []
-    if not run_ids:
-        runs = client.search_runs(
-            [exp_id],
-            filter_string="tags.`llmops.stage` = 'eval'",
-            max_results=limit,
-            order_by=["attributes.start_time DESC"],
-        )
+    t = tracking.tracker()
+    if run_ids:
+        hint = "Copy run ids from %llmops runs or from an eval result's .run_ids."
+        runs = [t.get_run(r, stage="eval", error=EvaluationError, hint=hint) for r in run_ids]
+    else:
+        runs = t.find_runs(stage="eval", limit=limit, all_experiments=False)
         if not runs:
             raise EvaluationError(
                 "There are no eval runs in this workspace yet.",
                 hint="Run %llmops eval first, then compare its runs.",
             )
-    for run_id in run_ids:
-        try:
-            run = client.get_run(run_id)
-        except Exception as exc:
-            raise EvaluationError(
-                f"No run {run_id!r} in the workspace store ({ws.tracking_uri}).",
-                hint="Copy run ids from %llmops runs or from an eval result's .run_ids.",
-            ) from exc
-        stage = run.data.tags.get("llmops.stage")
-        if stage != "eval":
-            raise EvaluationError(
-                f"Run {run_id} is not an eval run (its stage is {stage!r}).",
-                hint="compare tabulates runs made by %llmops eval.",
-            )
-        runs.append(run)
-    rows: list[dict[str, Any]] = []
-    infos: list[dict[str, Any]] = []
-    for run in runs:
-        tags, m = run.data.tags, run.data.metrics
-        names = [x for x in run.data.params.get("metrics", "").split(",") if x]
-        infos.append(
-            {
-                "run_id": run.info.run_id,
-                "model": tags.get("llmops.model", ""),
-                "data_hash": tags.get("llmops.data_hash", ""),
-                "prompt_version": tags.get("llmops.prompt_version", ""),
-            }
-        )
-        for name in names:
-            if name not in m:
-                continue
-            rows.append(
-                {
-                    "run_id": run.info.run_id,
-                    "model": tags.get("llmops.model", ""),
-                    "metric": name,
-                    "score": m[name],
-                    "ci_low": m.get(f"{name}_ci_low", math.nan),
-                    "ci_high": m.get(f"{name}_ci_high", math.nan),
-                    "data_hash": tags.get("llmops.data_hash", ""),
-                }
-            )
+    infos = [_info(run) for run in runs]
+    rows = [row for run in runs for row in _rows(run)]
     notes = []
     hashes = {i["data_hash"] for i in infos}
     if len(hashes) > 1:
         notes.append(f"the runs used {len(hashes)} different data sets: compare with care")
     return CompareResult(runs=infos, rows=rows, notes=notes)
+
+
+def _info(run: Any) -> dict[str, Any]:
+    from llmops_magics import tracking
+
+    tags = run.data.tags
+    return {
+        "run_id": run.info.run_id,
+        "model": tags.get(tracking.MODEL, ""),
+        "data_hash": tags.get(tracking.DATA_HASH, ""),
+        "prompt_version": tags.get(tracking.PROMPT_VERSION, ""),
+    }
+
+
+def _rows(run: Any) -> list[dict[str, Any]]:
+    """One row per metric that the run logged: score and interval."""
+    info, logged = _info(run), run.data.metrics
+    names = [x for x in run.data.params.get("metrics", "").split(",") if x]
+    return [
+        {
+            "run_id": info["run_id"],
+            "model": info["model"],
+            "metric": name,
+            "score": logged[name],
+            "ci_low": logged.get(f"{name}_ci_low", math.nan),
+            "ci_high": logged.get(f"{name}_ci_high", math.nan),
+            "data_hash": info["data_hash"],
+        }
+        for name in names
+        if name in logged
+    ]

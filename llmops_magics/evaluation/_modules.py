@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MODULES", "module_path"]
+__all__ = ["MODULES", "module_for", "module_path"]
 
 #: module name -> what it computes (each is ``modules/<name>/<name>.py``)
 MODULES = {
@@ -30,3 +30,21 @@ def module_path(name: str) -> str:
     if name not in MODULES:
         raise UnknownNameError("evaluate module", name, list(MODULES))
     return str(Path(__file__).with_name("modules") / name)
+
+
+def module_for(metric: str) -> str:
+    """The shipped ``evaluate`` module that computes the registered metric ``metric`` (its
+    group's module for a member of a group: ``rougeL`` → ``rouge``); its result holds the
+    metric under its own name.
+
+    >>> module_for("rougeL")
+    'rouge'
+    """
+    from llmops_magics._registry import UnknownNameError
+    from llmops_magics.evaluation import metrics
+
+    group = metrics.get(metric).group
+    name = group if group is not None else metric
+    if name not in MODULES:
+        raise UnknownNameError("evaluate module", name, list(MODULES))
+    return name

@@ -11,14 +11,15 @@ and of the loss, so a batch gives the same losses as one text at a time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from llmops_magics import progress as _progress
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["PerplexityResult", "perplexity", "precision_for", "token_losses"]
-
-from dataclasses import dataclass, field
+__all__ = ["PRECISIONS", "PerplexityResult", "perplexity", "precision_for", "token_losses"]
 
 
 def _context_length(loaded: Any) -> int:
@@ -173,7 +174,7 @@ def token_losses(
     batch_size: int = 32,
     context: int | None = None,
     stride: int | None = None,
-    progress: bool | None = None,
+    progress: _progress.ProgressOption = None,
     precision: str = "auto",
 ) -> np.ndarray:
     """Per-text ``[sum of token negative log-likelihoods, number of scored tokens]`` (n, 2).
@@ -190,6 +191,9 @@ def token_losses(
         Window length in tokens; by default the model's maximum.
     stride
         How far a window advances; by default half the context.
+    progress
+        Report through the ``"perplexity"`` progress channel: None = when there is more than
+        one batch; False = never.
     precision
         ``auto`` (default): bf16 autocast on a GPU with bf16 or a CPU with native bf16
         (AVX512-BF16/AMX) for models of hidden size 256 or more (the fine-tuning stage's rule),
@@ -197,18 +201,35 @@ def token_losses(
         SmolLM2's perplexity by about 0.4%); or ``bf16``. Token losses always come from float32
         logits. :func:`precision_for` tells which one ``auto`` picks for a model.
     """
-    import numpy as np
     import torch
-    from tqdm.auto import tqdm
 
     from llmops_magics import models
-    from llmops_magics.evaluation._errors import EvaluationError
 
     check_precision(precision)
     loaded = models.load(model) if isinstance(model, str) else model.activate()
     precision = precision_for(loaded, precision)
     autocast_bf16 = precision == "bf16" and loaded.model.dtype == torch.float32
-    tok = loaded.tokenizer
+    segments = _segments(loaded, texts, *_window_sizes(loaded, context, stride, batch_size))
+    order = sorted(range(len(segments)), key=lambda k: -len(segments[k][1]))
+    batches = _batches([len(segments[k][1]) for k in order], order, batch_size)
+    view = _progress.channel("perplexity", progress if len(batches) > 1 else progress or False)
+    view.start(len(batches), "perplexity")
+    status = "failed"
+    try:
+        with torch.autocast(loaded.model.device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
+            out = _score_batches(loaded, segments, batches, len(texts), view)
+        status = "finished"
+    finally:
+        view.finish(status)
+    return out
+
+
+def _window_sizes(
+    loaded: Any, context: int | None, stride: int | None, batch_size: int
+) -> tuple[int, int]:
+    """The window length and stride to use (checked against the model's context)."""
+    from llmops_magics.evaluation._errors import EvaluationError
+
     limit = _context_length(loaded)
     context = min(context or limit, limit)
     if context < 2:
@@ -221,6 +242,16 @@ def token_losses(
         )
     if batch_size < 1:
         raise EvaluationError(f"batch_size={batch_size} must be at least 1.")
+    return context, stride
+
+
+def _segments(
+    loaded: Any, texts: Sequence[str], context: int, stride: int
+) -> list[tuple[int, list[int], int]]:
+    """Every window of every text: ``(text index, token ids, positions not scored)``."""
+    from llmops_magics.evaluation._errors import EvaluationError
+
+    tok = loaded.tokenizer
     prefix = _prefix_id(tok)
     # Long texts are windowed below; lift the tokenizer's length limit meanwhile, or it warns
     # that the model cannot take them (it never sees them whole).
@@ -230,7 +261,7 @@ def token_losses(
         encoded = tok(list(texts), add_special_tokens=False)["input_ids"]
     finally:
         tok.model_max_length = saved_max
-    segments: list[tuple[int, list[int], int]] = []  # (text index, ids, skip)
+    segments: list[tuple[int, list[int], int]] = []
     for i, ids in enumerate(encoded):
         if prefix is not None:
             ids = [prefix, *ids]
@@ -240,17 +271,26 @@ def token_losses(
                 hint="Perplexity needs non-empty texts.",
             )
         segments.extend((i, w, skip) for w, skip in _windows(ids, context, stride))
-    order = sorted(range(len(segments)), key=lambda k: -len(segments[k][1]))
-    batches = _batches([len(segments[k][1]) for k in order], order, batch_size)
-    out = np.zeros((len(texts), 2))
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    return segments
+
+
+def _score_batches(
+    loaded: Any,
+    segments: list[tuple[int, list[int], int]],
+    batches: list[list[int]],
+    n_texts: int,
+    view: _progress.Progress,
+) -> np.ndarray:
+    """Run the padded batches and add each window's scored losses to its text's row."""
+    import numpy as np
+    import torch
+
+    out = np.zeros((n_texts, 2))
+    pad = loaded.tokenizer.pad_token_id
+    pad = pad if pad is not None else 0
     device = loaded.model.device
-    show = len(batches) > 1 if progress is None else progress
-    with (
-        torch.inference_mode(),
-        torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16),
-    ):
-        for batch in tqdm(batches, desc="perplexity", disable=not show):
+    with torch.inference_mode():
+        for done, batch in enumerate(batches, 1):
             width = max(len(segments[k][1]) for k in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -265,6 +305,7 @@ def token_losses(
                 scored = nll[row, skip : len(ids) - 1]
                 out[text_index, 0] += float(scored.sum())
                 out[text_index, 1] += scored.numel()
+            view.update({"step": done})
     return out
 
 
@@ -292,7 +333,7 @@ def perplexity(
     batch_size: int = 32,
     context: int | None = None,
     stride: int | None = None,
-    progress: bool | None = None,
+    progress: _progress.ProgressOption = None,
     precision: str = "auto",
 ) -> PerplexityResult:
     """Perplexity of ``texts`` under ``model``: ``exp(total token loss / scored tokens)``.

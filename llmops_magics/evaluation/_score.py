@@ -12,25 +12,52 @@ from llmops_magics.evaluation._errors import InputMismatchError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["check_pairs", "compute_stats", "corpus_score", "sentence_scores"]
+__all__ = [
+    "check_pairs",
+    "check_texts",
+    "compute_stats",
+    "corpus_score",
+    "is_missing",
+    "missing_rows",
+    "non_text_rows",
+    "sentence_scores",
+]
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """Whether ``value`` is a missing cell (None or NaN)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def check_texts(values: Sequence[Any], what: str, *, allow_empty: bool = False) -> list[str]:
-    """Texts as a list of str; missing, non-text or (unless allowed) empty values are refused."""
-    items = list(values)
-    missing = [i for i, v in enumerate(items) if _is_missing(v)]
+def missing_rows(values: Sequence[Any]) -> list[int]:
+    """The positions of missing cells (None or NaN)."""
+    return [i for i, v in enumerate(values) if is_missing(v)]
+
+
+def non_text_rows(values: Sequence[Any]) -> list[int]:
+    """The positions of values that are not ``str``."""
+    return [i for i, v in enumerate(values) if not isinstance(v, str)]
+
+
+def _refuse_missing(values: Sequence[Any], what: str) -> None:
+    missing = missing_rows(values)
     if missing:
         raise InputMismatchError(
-            f"{len(missing)} of {len(items)} {what} are missing (NaN/None), "
+            f"{len(missing)} of {len(values)} {what} are missing (NaN/None), "
             f"at rows {missing[:10]}.",
             rows=missing,
             hint="Drop those rows first, e.g. df.dropna(subset=[COLUMN]).",
         )
-    not_text = [i for i, v in enumerate(items) if not isinstance(v, str)]
+
+
+def check_texts(values: Sequence[Any], what: str, *, allow_empty: bool = False) -> list[str]:
+    """Texts as a list of str; no texts at all, missing, non-text or (unless allowed) empty
+    values are refused."""
+    items = list(values)
+    if not items:
+        raise InputMismatchError(f"Nothing to score: no {what}.")
+    _refuse_missing(items, what)
+    not_text = non_text_rows(items)
     if not_text:
         first = items[not_text[0]]
         raise InputMismatchError(
@@ -72,15 +99,8 @@ def check_pairs(
     if not refs:
         raise InputMismatchError("Nothing to score: no predictions and references.")
     if labels:
-        for values, what in ((preds, "predictions"), (refs, "references")):
-            missing = [i for i, v in enumerate(values) if _is_missing(v)]
-            if missing:
-                raise InputMismatchError(
-                    f"{len(missing)} of {len(values)} {what} are missing (NaN/None), at rows "
-                    f"{missing[:10]}.",
-                    rows=missing,
-                    hint="Drop those rows first.",
-                )
+        _refuse_missing(preds, "predictions")
+        _refuse_missing(refs, "references")
         return preds, refs
     return check_texts(preds, "predictions", allow_empty=True), check_texts(refs, "references")
 
@@ -108,7 +128,7 @@ def _default(name: str) -> _metrics.Metric | None:
 
 
 def sentence_scores(
-    metric: str, predictions: Sequence[Any], references: Sequence[Any]
+    metric: str, predictions: Sequence[Any], references: Sequence[Any], **context: Any
 ) -> list[float]:
     """Each example's value of ``metric`` (sentence BLEU, ROUGE-L F, token F1...).
 
@@ -118,6 +138,8 @@ def sentence_scores(
         A registered metric name (see :func:`llmops_magics.evaluation.metrics.names`).
     predictions, references
         Lists of equal length; references must be non-empty texts.
+    context
+        What a model metric needs: ``model=SPEC`` for perplexity (and ``precision``).
 
     Returns
     -------
@@ -127,7 +149,7 @@ def sentence_scores(
     """
     m = _metrics.get(metric)
     preds, refs = check_pairs(predictions, references, labels=m.kind == "label")
-    return [float(x) for x in m.example(m.stats(preds, refs))]
+    return [float(x) for x in m.example(m.stats(preds, refs, **context))]
 
 
 def corpus_score(

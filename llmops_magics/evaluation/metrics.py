@@ -56,6 +56,9 @@ class Metric:
         ``score(sums) -> float``: the corpus score from the column sums of ``stats``.
     example
         ``example(stats) -> array (n,)``: each example's own value (for the per-example table).
+    best
+        The score of a perfect system (predictions equal to the references; for a model
+        metric, the bound no model passes); None when there is none.
     """
 
     name: str
@@ -68,6 +71,7 @@ class Metric:
     #: metrics of one group are computed together (all ROUGE types share one tokenisation)
     group: str | None = None
     scale: str = field(default="", metadata={"help": "e.g. '0-100' or '0-1', shown in help"})
+    best: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -105,7 +109,12 @@ PerExample = Callable[[str, str], float]
 def register(name: PerExample, /) -> PerExample: ...
 @overload
 def register(
-    name: str | None = None, /, *, higher_is_better: bool = True, replace: bool = False
+    name: str | None = None,
+    /,
+    *,
+    higher_is_better: bool = True,
+    replace: bool = False,
+    best: float | None = None,
 ) -> Callable[[PerExample], PerExample]: ...
 
 
@@ -115,11 +124,13 @@ def register(
     *,
     higher_is_better: bool = True,
     replace: bool = False,
+    best: float | None = None,
 ) -> Any:
     """Decorator: register ``fn(prediction, reference) -> float``, averaged over examples.
 
     Use as ``@metrics.register`` (the function's name) or ``@metrics.register("name")``. The
     corpus score is the mean of the per-example values; bootstrap intervals come with it.
+    ``best`` is the value of a perfect prediction, if there is one.
     """
 
     def wrap(fn: PerExample) -> PerExample:
@@ -133,6 +144,7 @@ def register(
                 _mean_example,
                 higher_is_better=higher_is_better,
                 description=doc[0] if doc else "user metric (mean over examples)",
+                best=best,
             ),
             replace=replace,
         )
@@ -346,6 +358,7 @@ def _builtins() -> list[Metric]:
             description="corpus BLEU (sacrebleu defaults: 13a, exp smoothing); per example: "
             "sentence BLEU",
             scale="0-100",
+            best=100.0,
         ),
         Metric(
             "chrf",
@@ -354,6 +367,7 @@ def _builtins() -> list[Metric]:
             _sacrebleu_example("chrf"),
             description="corpus chrF (sacrebleu defaults); per example: sentence chrF",
             scale="0-100",
+            best=100.0,
         ),
     ]
     for kind in GROUPS["rouge"]:
@@ -366,6 +380,7 @@ def _builtins() -> list[Metric]:
                 description=f"{kind} F-measure (rouge-score, Porter stemmer), mean over examples",
                 group="rouge",
                 scale="0-1",
+                best=1.0,
             )
         )
     out += [
@@ -376,6 +391,7 @@ def _builtins() -> list[Metric]:
             _mean_example,
             description="token F1 as in SQuAD (normalised answers), mean over examples",
             scale="0-1",
+            best=1.0,
         ),
         Metric(
             "exact_match",
@@ -384,6 +400,7 @@ def _builtins() -> list[Metric]:
             _mean_example,
             description="exact match of SQuAD-normalised answers, mean over examples",
             scale="0-1",
+            best=1.0,
         ),
         Metric(
             "macro_f1",
@@ -394,6 +411,7 @@ def _builtins() -> list[Metric]:
             description="macro-averaged F1 over the labels (for label columns); per example: "
             "1 if right",
             scale="0-1",
+            best=1.0,
         ),
         Metric(
             "perplexity",
@@ -404,6 +422,7 @@ def _builtins() -> list[Metric]:
             kind="model",
             description="exp(mean token loss) of the references under the model (sliding window)",
             scale=">=1",
+            best=1.0,
         ),
     ]
     return out

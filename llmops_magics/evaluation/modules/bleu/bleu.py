@@ -7,8 +7,7 @@ numbers come from ``llmops_magics.evaluation``, the same code as ``%llmops eval`
 import datasets
 import evaluate
 
-from llmops_magics.evaluation import metrics
-from llmops_magics.evaluation._score import check_pairs
+from llmops_magics.evaluation import check_pairs, metrics
 
 _DESCRIPTION = "Corpus BLEU computed by sacrebleu (13a tokenizer, exp smoothing), 0-100."
 _CITATION = "Post, 2018. A Call for Clarity in Reporting BLEU Scores."

@@ -7,8 +7,7 @@ numbers come from ``llmops_magics.evaluation``, the same code as ``%llmops eval`
 import datasets
 import evaluate
 
-from llmops_magics.evaluation import metrics
-from llmops_magics.evaluation._score import check_pairs
+from llmops_magics.evaluation import check_pairs, metrics
 
 _DESCRIPTION = "Corpus chrF computed by sacrebleu (defaults), 0-100."
 _CITATION = "Popovic, 2015. chrF: character n-gram F-score for automatic MT evaluation."

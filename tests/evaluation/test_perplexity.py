@@ -7,7 +7,12 @@ import math
 import pytest
 
 from llmops_magics import models
-from llmops_magics.evaluation import EvaluationError, perplexity, token_losses
+from llmops_magics.evaluation import (
+    EvaluationError,
+    InputMismatchError,
+    perplexity,
+    token_losses,
+)
 from llmops_magics.evaluation._perplexity import _windows
 
 TEXTS = [
@@ -99,6 +104,8 @@ def test_bad_input(tiny_model, tmp_path):
         token_losses(["a text"], spec, context=16, stride=16)
     with pytest.raises(Exception, match=r"1 of 2 texts are empty"):
         perplexity(["fine", " "], spec)
+    with pytest.raises(InputMismatchError, match="Nothing to score: no texts"):
+        perplexity([], spec)
     # a model folder with a config but no weights
     (tmp_path / "noweights").mkdir()
     (tmp_path / "noweights" / "config.json").write_text((tiny_model / "config.json").read_text())
@@ -132,16 +139,20 @@ def test_precision_option(tiny_model):
 
 def test_auto_precision_follows_the_hardware_rule(tiny_model, monkeypatch):
     """auto: bf16 only for models of hidden size >= 256 on bf16 hardware."""
+    import sys
+
     from llmops_magics import finetune
     from llmops_magics.evaluation import precision_for
 
+    # the fine-tuning stage's rule asks its own module whether the CPU has bf16
+    rule = sys.modules[finetune.resolve_precision.__module__]
     loaded = models.load(str(tiny_model))
     assert precision_for(loaded, "fp32") == "fp32"
     assert precision_for(loaded) == "fp32"  # hidden 64
-    monkeypatch.setattr(finetune._train, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(rule, "cpu_has_bf16", lambda: True)
     monkeypatch.setattr(loaded.model.config, "hidden_size", 576)
     assert precision_for(loaded) == "bf16"
-    monkeypatch.setattr(finetune._train, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(rule, "cpu_has_bf16", lambda: False)
     assert precision_for(loaded) == "fp32"
 
 
@@ -173,15 +184,42 @@ def test_unknown_architectures_take_the_generic_path(tiny_model):
 
 def test_chunked_lm_head_uses_the_active_adapter(tiny_model, tmp_path, monkeypatch):
     """An adapter's perplexity takes the LoRA layers, whichever path scores it."""
-    from llmops_magics.testing import make_tiny_adapter as _make_adapter
-
     from llmops_magics.evaluation import _perplexity
+    from llmops_magics.testing import make_tiny_adapter
 
     spec = str(tiny_model)
-    adapter = _make_adapter(spec, tmp_path / "adapter", seed=3)
+    adapter = make_tiny_adapter(spec, tmp_path / "adapter", seed=3)
     base = token_losses(TEXTS, spec, progress=False)
     chunked = token_losses(TEXTS, adapter, progress=False)
     monkeypatch.setattr(_perplexity, "_plain_head", lambda model: None)
     full = token_losses(TEXTS, adapter, progress=False)
     assert abs(chunked[:, 0] - full[:, 0]).max() < 1e-4
     assert abs(chunked[:, 0] - base[:, 0]).max() > 1e-3
+
+
+def test_progress_goes_through_the_perplexity_channel(tiny_model, monkeypatch):
+    from llmops_magics import progress
+
+    calls: list[tuple] = []
+
+    class Recorder:
+        def start(self, total, title):
+            calls.append(("start", total, title))
+
+        def update(self, info):
+            calls.append(("update", info["step"]))
+
+        def finish(self, status="finished", message=""):
+            calls.append(("finish", status))
+
+    monkeypatch.setitem(progress._LIVE, "perplexity", Recorder)
+    token_losses(TEXTS, str(tiny_model), batch_size=2, progress="panel")
+    assert calls == [
+        ("start", 2, "perplexity"),
+        ("update", 1),
+        ("update", 2),
+        ("finish", "finished"),
+    ]
+    calls.clear()
+    token_losses(TEXTS[:1], str(tiny_model), progress=False)
+    assert calls == []
