@@ -129,6 +129,16 @@ class EvalConfig(Config):
         self.need("bootstrap", self.bootstrap != 1, "0 (no intervals) or 2 or more", "e.g. 1000")
         for spec in self.models:
             self.need("models", isinstance(spec, str) and bool(spec.strip()), "model specs")
+        for name in ("prompt_col", "reference_col", "prediction_col", "baseline"):
+            value = getattr(self, name)
+            self.need(name, value is None or bool(value.strip()), "a non-empty name, or None")
+        if self.prediction_col is not None and self.prediction_col == self.reference_col:
+            self.fail(
+                "prediction_col",
+                f"The prediction column {self.prediction_col!r} is the reference column: every "
+                "example would match itself.",
+                "Name the column that holds the predictions with --prediction-col.",
+            )
         if self.prediction_col is not None and len(self.models) > 1:
             self.fail(
                 "models",

@@ -50,6 +50,13 @@ def test_canonical_forms_and_json_round_trip():
             "Leave out --prediction-col",
         ),
         ({"counterfactual": "nonsense"}, "counterfactual", "neither 'a:b,c:d' pairs"),
+        ({"prompt_col": " "}, "prompt_col", "it must be a non-empty name"),
+        ({"baseline": ""}, "baseline", "it must be a non-empty name"),
+        (
+            {"prediction_col": "answer", "reference_col": "answer", "models": []},
+            "prediction_col",
+            "is the reference column",
+        ),
     ],
 )
 def test_each_mistake_names_its_field(values, field, message):
