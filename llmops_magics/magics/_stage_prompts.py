@@ -9,76 +9,50 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from llmops_magics.magics._commands import Context, UsageProblem, command
+from llmops_magics.config import add_arguments, given
+from llmops_magics.magics._commands import Context, UsageProblem, command, generation_params
 
 __all__: list[str] = []
 
 
-def _generation_args(p: argparse.ArgumentParser) -> None:
+def _run_args(p: argparse.ArgumentParser, config: type[Any], options: list[str]) -> None:
+    """The model, data and decoding flags of a prompt run or a chain, and ``options`` of its
+    config (``prompts.PromptConfig`` or ``prompts.ChainConfig``)."""
+    from llmops_magics.models import GenerationParams
+
     p.add_argument(
         "-m",
         "--model",
+        dest="models",
         action="append",
         metavar="SPEC",
         help="model spec; repeat to compare models (default: the session's default_model)",
     )
     p.add_argument("--data", metavar="DF", help="a DataFrame variable (CLI: a CSV/JSONL file)")
-    p.add_argument("--limit", type=int, metavar="N", help="use the first N rows")
-    p.add_argument("--max-new-tokens", type=int, metavar="N", help="default 64")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--batch-size", type=int, metavar="N", help="prompts per batch (default 8)")
-    p.add_argument("--system", help="system message for chat models")
-    p.add_argument("--no-chat", action="store_true", help="send prompts raw, no chat template")
-    p.add_argument("--no-track", action="store_true", help="log no MLflow runs or traces")
+    add_arguments(p, config, include=options)
+    add_arguments(p, GenerationParams)
 
 
-def _generation_kwargs(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
-    s = ctx.settings
+def _run_kwargs(args: argparse.Namespace, ctx: Context, config: type[Any]) -> dict[str, Any]:
+    """The ``config``, ``params``, ``data`` and ``namespace`` of a prompt run or a chain."""
+    fields = {"models": [ctx.settings.default_model]} | given(args, config)
     return {
-        "models": args.model or [s.default_model],
+        "data": ctx.frame(args.data) if args.data is not None else None,
+        "config": config(**fields),
+        "params": generation_params(args, ctx.settings),
         "namespace": ctx.namespace,
-        "limit": args.limit,
-        "max_new_tokens": s.max_new_tokens if args.max_new_tokens is None else args.max_new_tokens,
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "seed": args.seed,
-        "batch_size": s.batch_size if args.batch_size is None else args.batch_size,
-        "system": args.system,
-        "chat": False if args.no_chat else None,
-        "track": not args.no_track,
     }
-
-
-def _versions(text: str | None) -> list[int | str] | None:
-    if text is None:
-        return None
-    out: list[int | str] = []
-    for part in (p.strip() for p in text.split(",")):
-        if part == "latest":
-            out.append(part)
-        elif part.isdigit() and int(part) > 0:
-            out.append(int(part))
-        else:
-            raise UsageProblem(
-                f"--versions takes version numbers like 1,3 (or latest), got {text!r}"
-            )
-    return out
 
 
 # --- prompt --------------------------------------------------------------------------------
 
 
 def _prompt_args(p: argparse.ArgumentParser) -> None:
+    from llmops_magics.prompts import PromptConfig
+
     p.add_argument("name", help="the prompt's name in the workspace's prompt registry")
-    _generation_args(p)
-    p.add_argument("--reference", metavar="COL", help="column of reference answers: BLEU/ROUGE-L")
-    p.add_argument(
-        "--versions", metavar="V1,V2", help="compare these stored versions (e.g. 1,3 or 1,latest)"
-    )
+    _run_args(p, PromptConfig, ["limit", "reference", "versions", "stream", "track"])
     p.add_argument("--template", metavar="TEXT", help="the template, instead of a cell body")
-    p.add_argument("--no-stream", action="store_true", help="do not stream a single output")
 
 
 @command(
@@ -95,17 +69,7 @@ def _prompt(args: argparse.Namespace, ctx: Context) -> Any:
     # A blank body (or none: the line magic, the CLI without stdin) runs the stored latest
     # version, or the --versions given.
     template = args.template if args.template is not None else ctx.cell
-    versions = _versions(args.versions)
-    data = ctx.frame(args.data) if args.data is not None else None
-    return prompts.run(
-        args.name,
-        template,
-        data,
-        versions=versions,
-        reference=args.reference,
-        stream=False if args.no_stream else None,
-        **_generation_kwargs(args, ctx),
-    )
+    return prompts.run(args.name, template, **_run_kwargs(args, ctx, prompts.PromptConfig))
 
 
 # --- prompts, prompt-diff ------------------------------------------------------------------
@@ -142,8 +106,10 @@ def _prompt_diff(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def _chain_args(p: argparse.ArgumentParser) -> None:
+    from llmops_magics.prompts import ChainConfig
+
     p.add_argument("steps", nargs="+", metavar="PROMPT", help="stored prompt names, in order")
-    _generation_args(p)
+    _run_args(p, ChainConfig, ["limit", "track"])
 
 
 @command(
@@ -154,5 +120,4 @@ def _chain_args(p: argparse.ArgumentParser) -> None:
 def _chain(args: argparse.Namespace, ctx: Context) -> Any:
     from llmops_magics import prompts
 
-    data = ctx.frame(args.data) if args.data is not None else None
-    return prompts.chain(args.steps, data, **_generation_kwargs(args, ctx))
+    return prompts.chain(args.steps, **_run_kwargs(args, ctx, prompts.ChainConfig))

@@ -6,6 +6,8 @@
 """
 
 from llmops_magics.prompts._cache import GenerationCache
+from llmops_magics.prompts._chain import chain
+from llmops_magics.prompts._config import ChainConfig, PromptConfig, PromptConfigError
 from llmops_magics.prompts._errors import PromptNotFoundError, TemplateError, UnknownVariableError
 from llmops_magics.prompts._registry import (
     PromptDiff,
@@ -16,12 +18,17 @@ from llmops_magics.prompts._registry import (
     list_prompts,
     register,
 )
-from llmops_magics.prompts._run import ChainRun, PromptRun, chain, run
+from llmops_magics.prompts._results import COLUMNS, ChainRun, PromptRun
+from llmops_magics.prompts._run import run
 from llmops_magics.prompts._template import Template
 
 __all__ = [
+    "COLUMNS",
+    "ChainConfig",
     "ChainRun",
     "GenerationCache",
+    "PromptConfig",
+    "PromptConfigError",
     "PromptDiff",
     "PromptList",
     "PromptNotFoundError",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from llmops_magics import tracking
 from llmops_magics.errors import WorkspaceError
 from llmops_magics.prompts._errors import PromptNotFoundError, TemplateError
 from llmops_magics.prompts._template import Template, normalize
@@ -42,13 +43,9 @@ class PromptVersion:
         return f"prompts:/{self.name}/{self.version}"
 
 
-def _client() -> Any:
-    from llmops_magics import workspace
-
-    ws = workspace.current()
-    workspace.experiment_id(workspace=ws)  # creates the store, points MLflow at it
-    mlflow = workspace._mlflow()
-    return mlflow.MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.tracking_uri)
+def _prompts() -> tracking.Prompts:
+    """The prompt registry of the active workspace's store."""
+    return tracking.tracker().prompts
 
 
 def _check_name(name: str) -> None:
@@ -61,17 +58,14 @@ def _check_name(name: str) -> None:
         )
 
 
-def _versions(client: Any, name: str) -> list[PromptVersion]:
+def _versions(registry: tracking.Prompts, name: str) -> list[PromptVersion]:
     try:
-        found = client.search_prompt_versions(name)
-    except Exception as exc:  # MLflow raises its own "not found" for an unknown prompt
-        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
-            return []
+        found = registry.versions(name)
+    except Exception as exc:
         raise WorkspaceError(f"Cannot read the prompt registry: {exc}") from exc
-    items = getattr(found, "prompt_versions", found)
     out = [
         PromptVersion(p.name, int(p.version), p.template, created_at=int(p.creation_timestamp or 0))
-        for p in items
+        for p in found
     ]
     return sorted(out, key=lambda v: v.version)
 
@@ -94,17 +88,13 @@ def register(name: str, template: str, *, message: str | None = None) -> PromptV
             hint="Write the prompt in the cell body, e.g. Answer briefly: {{ question }}",
         )
     Template(text, name).check()
-    from llmops_magics import workspace
-
-    client = _client()
+    registry = _prompts()
     # One writer at a time: two kernels saving the same text must not make two versions.
-    with workspace.current().lock("prompts"):
-        versions = _versions(client, name)
+    with registry.tracker.workspace.lock("prompts"):
+        versions = _versions(registry, name)
         if versions and versions[-1].template == text:
             return versions[-1]
-        pv = client.register_prompt(
-            name, text, commit_message=message, tags={"llmops.stage": "prompt"}
-        )
+        pv = registry.register(name, text, message=message, tags={tracking.STAGE: "prompt"})
     return PromptVersion(
         name, int(pv.version), text, created=True, created_at=int(pv.creation_timestamp or 0)
     )
@@ -112,7 +102,7 @@ def register(name: str, template: str, *, message: str | None = None) -> PromptV
 
 def get_prompt(name: str, version: int | str | None = None) -> PromptVersion:
     """A stored version of prompt ``name`` (the latest when ``version`` is None or "latest")."""
-    versions = _versions(_client(), name)
+    versions = _versions(_prompts(), name)
     if not versions:
         raise PromptNotFoundError(name, known=sorted({p.name for p in list_prompts().prompts}))
     if version is None or version == "latest":
@@ -182,21 +172,13 @@ def _count(prompts: list[PromptVersion], name: str) -> int:
 
 def list_prompts(name: str | None = None) -> PromptList:
     """Every prompt in the workspace with its versions, or the versions of prompt ``name``."""
-    client = _client()
+    registry = _prompts()
     if name is not None:
-        versions = _versions(client, name)
+        versions = _versions(registry, name)
         if not versions:
             raise PromptNotFoundError(name, known=sorted({p.name for p in list_prompts().prompts}))
         return PromptList(versions, name=name)
-    names: list[str] = []
-    token = None
-    while True:
-        page = client.search_prompts(max_results=1000, page_token=token)
-        names.extend(p.name for p in page)
-        token = getattr(page, "token", None)
-        if not token:
-            break
-    every = [v for n in sorted(set(names)) for v in _versions(client, n)]
+    every = [v for n in sorted(set(registry.names())) for v in _versions(registry, n)]
     return PromptList(every)
 
 

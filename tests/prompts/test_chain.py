@@ -7,7 +7,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from llmops_magics import prompts
+from llmops_magics import prompts, tracking
 
 _ids = itertools.count()
 
@@ -24,8 +24,6 @@ def df() -> pd.DataFrame:
 
 
 def test_chain_runs_in_order_with_one_trace_per_row(names, tiny_model, df, workspace):
-    from llmops_magics import workspace as ws
-
     summ, title = names
     prompts.register(summ, "Summarize: {{ text }}")
     prompts.register(title, "Title for: {{ outputs." + summ + " }}")
@@ -39,11 +37,11 @@ def test_chain_runs_in_order_with_one_trace_per_row(names, tiny_model, df, works
     assert out.generated == 4
     wide = out.outputs()
     assert wide.columns.tolist() == [summ, title] and len(wide) == 2
-    mlflow = ws._mlflow()
+    traces_api = tracking.tracker().traces
     traces = out.trace_ids[str(tiny_model)]
     assert len(set(traces)) == 2  # one per row
     for ex, trace_id in enumerate(traces):
-        trace = mlflow.get_trace(trace_id)
+        trace = traces_api.get(trace_id)
         spans = trace.data.spans
         root = [s for s in spans if s.parent_id is None]
         assert len(root) == 1 and root[0].span_type == "CHAIN"
@@ -53,6 +51,10 @@ def test_chain_runs_in_order_with_one_trace_per_row(names, tiny_model, df, works
         assert children[1].inputs == {"prompt": second[ex]}
         assert root[0].outputs == {"output": frame[frame["step"] == title]["output"].iloc[ex]}
     assert (frame["trace_id"] == frame["example"].map(dict(enumerate(traces)))).all()
+    run = tracking.tracker().get_run(out.run_id, stage="chain")
+    assert run.data.params["steps"] == f"{summ},{title}" and run.data.tags[tracking.DATA_HASH]
+    found = traces_api.search(run_id=out.run_id)  # the traces are listed under the run
+    assert sorted(t.info.trace_id for t in found) == sorted(traces)
     # again: everything comes from the cache, and a new trace still records the chain
     again = prompts.chain([summ, title], df, models=[str(tiny_model)], max_new_tokens=5)
     assert again.generated == 0 and again.to_frame()["cached"].all()
@@ -90,18 +92,3 @@ def test_cycles_and_unknown_steps_are_refused(names, tiny_model, df):
         prompts.chain(["nope" + a], df, models=[str(tiny_model)])
     with pytest.raises(prompts.TemplateError, match="literally"):
         prompts.run(a + "x", "{{ outputs[text] }}", df, models=[str(tiny_model)])
-
-
-def test_chain_magic(ip, names, tiny_model, df):
-    summ, title = names
-    ip.user_ns["df"] = df
-    ip.run_cell_magic(
-        "llmops", f"prompt {summ} --model {tiny_model} --data df --no-track", "S {{ text }}"
-    )
-    prompts.register(title, "T {{ outputs." + summ + " }}")
-    out = ip.run_line_magic(
-        "llmops", f"chain {summ} {title} --data df --model {tiny_model} --limit 1 -o ch"
-    )
-    assert ip.user_ns["ch"] is out and out.n_examples == 1
-    assert out.to_frame()["step"].tolist() == [summ, title]
-    assert out.generated == 1  # the summary of row 0 was cached by the prompt cell

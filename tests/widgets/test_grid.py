@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_prompts import make_adapter
 
 from llmops_magics import prompts
+from llmops_magics.testing import make_tiny_adapter
 from llmops_magics.widgets.grid import PromptGrid
 
 
@@ -20,10 +20,10 @@ def df() -> pd.DataFrame:
     )
 
 
-def test_grid_state_and_controls(workspace, tiny_model, df, tmp_path):
+def test_grid_state_and_controls(ip, tiny_model, df, tmp_path, monkeypatch):
     name = "grid_a"
     base = str(tiny_model)
-    a = make_adapter(base, tmp_path / "a", seed=3)
+    a = make_tiny_adapter(base, tmp_path / "a", seed=3)
     out = prompts.run(
         name, "{{ question }}", df, models=[base, a], max_new_tokens=4, reference="answer"
     )
@@ -45,6 +45,10 @@ def test_grid_state_and_controls(workspace, tiny_model, df, tmp_path):
         assert "#e6ffed" in grid.cells[(ex, best)].value
     with pytest.raises(ValueError, match="highlight"):
         grid.set_highlight("nope")
+    assert "application/vnd.jupyter.widget-view+json" not in out._repr_mimebundle_()
+    monkeypatch.setattr(ip, "kernel", object(), raising=False)  # a kernel with a front end
+    monkeypatch.delenv("LLMOPS_PLAIN", raising=False)
+    monkeypatch.delenv("LLMOPS_STAGE_OUTPUTS", raising=False)
     bundle = out._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" in bundle
 
