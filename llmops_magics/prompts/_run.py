@@ -71,9 +71,11 @@ def run(
     specs = check_models(cfg.models)
     rows, columns, digest = read_rows(data, cfg.limit)
     check_reference(cfg.reference, columns)
+    namespace = namespace or {}
+    if template is not None and template.strip():  # a text that cannot render is not stored
+        Template(template.strip(), name).check_variables(columns, namespace)
     chosen, created = _choose_versions(name, template, cfg.versions)
     templates = [Template(v.template, name) for v in chosen]
-    namespace = namespace or {}
     for t in templates:
         t.check_variables(columns, namespace)
     single = len(rows) == 1 and len(specs) == 1 and len(chosen) == 1

@@ -169,6 +169,8 @@ def test_unknown_variable_is_named(name, tiny_model, df):
         prompts.run(name, "Q: {{ questoin }}", df, models=[str(tiny_model)])
     assert info.value.variable == "questoin" and info.value.line == 1
     assert "question" in str(info.value)  # the columns are listed
+    with pytest.raises(prompts.PromptNotFoundError):  # and the text was not stored
+        prompts.get_prompt(name)
 
 
 def test_empty_frame_and_bad_data(name, tiny_model, df):
