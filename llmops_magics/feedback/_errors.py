@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from llmops_magics.config import ConfigError
 from llmops_magics.errors import DataError, LlmopsError
 
-__all__ = ["FeedbackError", "RaterNameError", "RatingError", "SourceError"]
+__all__ = [
+    "FeedbackConfigError",
+    "FeedbackError",
+    "RaterNameError",
+    "RatingError",
+    "RatingOptionsError",
+    "SourceError",
+]
 
 
 class FeedbackError(LlmopsError):
@@ -22,12 +30,14 @@ class RatingError(FeedbackError, ValueError):
         )
 
 
-class RaterNameError(FeedbackError, ValueError):
-    """A rater name that is not a short identifier or e-mail address."""
+class RaterNameError(FeedbackError, ConfigError):
+    """A rater name that is not a short identifier or e-mail address (``field`` is ``rater``)."""
 
     def __init__(self, name: object) -> None:
         self.name = name
-        super().__init__(
+        self.field = "rater"
+        LlmopsError.__init__(
+            self,
             f"{name!r} is not a valid rater name.",
             hint="Use 1-64 letters, digits and . _ - + @, starting with a letter or digit "
             "(e.g. --rater alice or --rater alice@example.com).",
@@ -36,3 +46,25 @@ class RaterNameError(FeedbackError, ValueError):
 
 class SourceError(DataError):
     """A source of items to rate that has no usable prompts or outputs."""
+
+
+class RatingOptionsError(SourceError, ConfigError):
+    """Rating options that do not fit together (``field`` names the option).
+
+    A :class:`SourceError` too: the options say how to read the source (its columns, the mode
+    its outputs are rated in).
+    """
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        self.field = field
+        self.column = None
+        self.rows = []
+        LlmopsError.__init__(self, message, hint=hint)
+
+
+class FeedbackConfigError(FeedbackError, ConfigError):
+    """A feedback filter, export or monitoring option out of range (``field`` names it)."""
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        self.field = field
+        LlmopsError.__init__(self, message, hint=hint)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from itertools import combinations
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops_magics.feedback._errors import FeedbackError
+from llmops_magics.feedback._options import ExportOptions, merge
+from llmops_magics.files import atomic_file
 from llmops_magics.results import Result
 
 if TYPE_CHECKING:
@@ -156,6 +157,38 @@ def sft_pairs(ratings: pd.DataFrame, *, min_stars: float = 4.0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*cols, "trace_ids", "assessment_ids", "raters"])
 
 
+def _target(path: str | os.PathLike[str]) -> Path:
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise FeedbackError(
+            f"{str(target)!r} is a folder.", hint="Give a file name, e.g. pairs.jsonl."
+        )
+    if not target.parent.exists():
+        raise FeedbackError(
+            f"The folder {str(target.parent)!r} does not exist.", hint="Create it first."
+        )
+    return target
+
+
+def _examples(kind: str, ratings: pd.DataFrame, opts: ExportOptions) -> pd.DataFrame:
+    frame = (
+        dpo_pairs(ratings, min_margin=opts.min_margin)
+        if kind == "dpo"
+        else sft_pairs(ratings, min_stars=opts.min_stars)
+    )
+    if frame.empty:
+        need = (
+            "pairwise ratings with a winner, or star ratings of two outputs to one prompt"
+            if kind == "dpo"
+            else f"outputs rated {opts.min_stars:g}+ stars or thumbs up"
+        )
+        raise FeedbackError(
+            f"Nothing to export as {kind}: the ratings hold no {need}.",
+            hint="Rate more items with %llmops rate, then export again. No file was written.",
+        )
+    return frame
+
+
 def export(
     kind: str,
     path: str | os.PathLike[str],
@@ -163,8 +196,9 @@ def export(
     *,
     model: str | None = None,
     since: str | None = None,
-    min_stars: float = 4.0,
-    min_margin: float = 1.0,
+    options: ExportOptions | None = None,
+    min_stars: float | None = None,
+    min_margin: float | None = None,
 ) -> ExportResult:
     """Write ratings as a training set (JSONL) that TRL's trainers and ``%llmops finetune`` load.
 
@@ -176,58 +210,24 @@ def export(
         The JSONL file to write; it is replaced whole or not at all.
     ratings
         A feedback frame (default: :func:`load_feedback` with ``model`` and ``since``).
+    options
+        An :class:`ExportOptions`; ``min_stars`` and ``min_margin`` override its fields.
     """
     if kind not in KINDS:
         raise FeedbackError(f"Unknown export format {kind!r}.", hint="Use dpo or sft.")
-    if not 1 <= min_stars <= 5:
-        raise FeedbackError(f"min_stars={min_stars!r} is out of range.", hint="Give 1 to 5.")
-    if not 0 < min_margin <= 4:
-        raise FeedbackError(
-            f"min_margin={min_margin!r} is out of range.", hint="Give more than 0, at most 4."
-        )
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise FeedbackError(
-            f"{str(target)!r} is a folder.", hint="Give a file name, e.g. pairs.jsonl."
-        )
-    if not target.parent.exists():
-        raise FeedbackError(
-            f"The folder {str(target.parent)!r} does not exist.", hint="Create it first."
-        )
+    opts = merge(ExportOptions, options, {"min_stars": min_stars, "min_margin": min_margin})
+    target = _target(path)
     if ratings is None:
         from llmops_magics.feedback._store import load_feedback
 
         ratings = load_feedback(model=model, since=since)
-    frame = (
-        dpo_pairs(ratings, min_margin=min_margin)
-        if kind == "dpo"
-        else sft_pairs(ratings, min_stars=min_stars)
-    )
-    if frame.empty:
-        need = (
-            "pairwise ratings with a winner, or star ratings of two outputs to one prompt"
-            if kind == "dpo"
-            else f"outputs rated {min_stars:g}+ stars or thumbs up"
-        )
-        raise FeedbackError(
-            f"Nothing to export as {kind}: the ratings hold no {need}.",
-            hint="Rate more items with %llmops rate, then export again. No file was written.",
-        )
-    # Written next to the target and renamed over it: a crash leaves the old file or the new
-    # one, never half of one.
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in frame.to_dict(orient="records"):
-                handle.write(json.dumps(_plain(record), ensure_ascii=False) + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    source_col = "source" if kind == "dpo" else None
+    frame = _examples(kind, ratings, opts)
+    with atomic_file(target) as handle:  # a crash leaves the old file or the new one
+        for record in frame.to_dict(orient="records"):
+            handle.write(json.dumps(_plain(record), ensure_ascii=False) + "\n")
     sources = (
-        {str(k): int(v) for k, v in frame[source_col].value_counts().items()}
-        if source_col
+        {str(k): int(v) for k, v in frame["source"].value_counts().items()}
+        if kind == "dpo"
         else {"stars/thumbs": len(frame)}
     )
     return ExportResult(kind, str(target), len(frame), list(frame.columns), sources)

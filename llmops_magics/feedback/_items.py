@@ -8,14 +8,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmops_magics import tracking
 from llmops_magics.feedback._errors import FeedbackError, SourceError
+from llmops_magics.feedback._names import ITEM_KEY, ITEM_KIND, RATED, SOURCE_TRACES
+from llmops_magics.feedback._values import MODES
+from llmops_magics.progress import ProgressOption, channel
 
-__all__ = ["MODES", "Item", "ensure_traces", "items_from_source"]
+__all__ = ["Item", "ensure_traces", "items_from_source"]
 
-MODES = ("stars", "thumbs", "pairwise", "label")
 _PROMPT_COLUMNS = ("prompt", "question", "input", "text")
 _OUTPUT_COLUMNS = ("output", "prediction", "response", "completion", "answer")
-ITEM_KIND = "feedback_item"
+#: MLflow's export queue holds 1000 tasks (2 per trace) and drops what does not fit: item
+#: traces are flushed every this many
+_CHUNK = 200
 
 
 @dataclass
@@ -29,6 +34,10 @@ class Item:
     index: int = 0
     #: the traces the outputs came from, when the item's own trace was made for rating
     source_traces: list[str] = field(default_factory=list)
+    #: the run that made the outputs (a trace made for the item is listed under it)
+    run_id: str = ""
+    #: the source columns the outputs were read from
+    columns: list[str] = field(default_factory=list)
 
     @functools.cached_property
     def key(self) -> str:
@@ -37,22 +46,26 @@ class Item:
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def _frame_of(source: Any) -> tuple[Any, str]:
+@dataclass
+class _Source:
+    frame: Any
+    model: str = ""
+    run_id: str = ""
+
+
+def _source_of(source: Any) -> _Source:
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
-        return source, ""
+        return _Source(source)
+    model = str(getattr(source, "model", "") or "")
+    run_id = str(getattr(source, "run_id", "") or "")
     # An eval result's to_frame() is its summary; its examples() are the rated rows.
-    examples = getattr(source, "examples", None)
-    if callable(examples):
-        frame = examples()
+    for method in ("examples", "to_frame"):
+        make = getattr(source, method, None)
+        frame = make() if callable(make) else None
         if isinstance(frame, pd.DataFrame):
-            return frame, str(getattr(source, "model", "") or "")
-    to_frame = getattr(source, "to_frame", None)
-    if callable(to_frame):
-        frame = to_frame()
-        if isinstance(frame, pd.DataFrame):
-            return frame, str(getattr(source, "model", "") or "")
+            return _Source(frame, model, run_id)
     raise SourceError(
         f"Cannot rate a {type(source).__name__}.",
         hint="Give a result of %llmops generate / prompt / eval, or a DataFrame with prompt and "
@@ -61,22 +74,9 @@ def _frame_of(source: Any) -> tuple[Any, str]:
 
 
 def _pick(frame: Any, wanted: str | None, candidates: tuple[str, ...], what: str) -> str:
-    if wanted is not None:
-        if wanted not in frame.columns:
-            raise SourceError(
-                f"The source has no {what} column {wanted!r}.",
-                column=wanted,
-                hint=f"Its columns are: {', '.join(map(str, frame.columns))}.",
-            )
-        return wanted
-    for name in candidates:
-        if name in frame.columns:
-            return name
-    raise SourceError(
-        f"The source has no {what} column (looked for {', '.join(candidates)}).",
-        hint=f"Its columns are: {', '.join(map(str, frame.columns))}; name the column with "
-        f"--{what}-col.",
-    )
+    from llmops_magics.data import pick_column
+
+    return pick_column(frame, wanted, candidates, what, source="source", error=SourceError)
 
 
 def _texts(frame: Any, column: str) -> list[str]:
@@ -90,6 +90,52 @@ def _texts(frame: Any, column: str) -> list[str]:
             hint=f"Drop or convert them first, e.g. df.dropna(subset=[{column!r}]).",
         )
     return [str(v) for v in values]
+
+
+def _output_columns(
+    frame: Any, mode: str, outputs: list[str] | None, output_col: str | None
+) -> list[str]:
+    if mode != "pairwise":
+        return [_pick(frame, output_col, _OUTPUT_COLUMNS, "output")]
+    if outputs is None:
+        outputs = [c for c in map(str, frame.columns) if c.startswith("output")]
+        if len(outputs) != 2:
+            raise SourceError(
+                f"Pairwise rating needs two output columns; found {len(outputs)} whose name "
+                f"starts with 'output' ({', '.join(outputs) or 'none'}).",
+                hint="Name them with --outputs COL_A,COL_B.",
+            )
+    if len(outputs) != 2 or outputs[0] == outputs[1]:
+        raise SourceError(
+            f"Pairwise rating needs two different output columns, got {outputs}.",
+            hint="Name them with --outputs COL_A,COL_B.",
+        )
+    return [_pick(frame, c, (), "output") for c in outputs]
+
+
+def _strings(frame: Any, column: str) -> list[str]:
+    """A column's text values, "" where a value is missing or not text (trace ids, models)."""
+    return [v if isinstance(v, str) else "" for v in frame[column].tolist()]
+
+
+def _lineage(
+    src: _Source, ocols: list[str], model: str | None
+) -> tuple[list[str], list[str], list[list[str]]]:
+    """Per row: its own trace, the model and the traces of its two outputs (pairwise)."""
+    frame, n = src.frame, len(src.frame)
+    trace_ids = [""] * n
+    if len(ocols) == 1 and "trace_id" in frame.columns:
+        trace_ids = _strings(frame, "trace_id")
+    models = [model or src.model] * n
+    if not model and "model" in frame.columns:
+        models = [m if isinstance(m, str) else src.model for m in frame["model"].tolist()]
+    source_traces: list[list[str]] = [[] for _ in range(n)]
+    for column in (f"trace_id_{c}" for c in ocols) if len(ocols) == 2 else ():
+        if column in frame.columns:
+            for i, trace in enumerate(_strings(frame, column)):
+                if trace:
+                    source_traces[i].append(trace)
+    return trace_ids, models, source_traces
 
 
 def items_from_source(
@@ -119,49 +165,20 @@ def items_from_source(
     """
     if mode not in MODES:
         raise SourceError(f"Unknown rating mode {mode!r}.", hint=f"Use one of: {', '.join(MODES)}.")
-    frame, source_model = _frame_of(source)
+    src = _source_of(source)
+    frame = src.frame
     if frame.empty:
         raise SourceError("The source is empty (0 rows).", hint="Give at least one row to rate.")
     pcol = _pick(frame, prompt_col, _PROMPT_COLUMNS, "prompt")
-    if mode == "pairwise":
-        if outputs is None:
-            outputs = [c for c in map(str, frame.columns) if c.startswith("output")]
-            if len(outputs) != 2:
-                raise SourceError(
-                    f"Pairwise rating needs two output columns; found {len(outputs)} whose name "
-                    f"starts with 'output' ({', '.join(outputs) or 'none'}).",
-                    hint="Name them with --outputs COL_A,COL_B.",
-                )
-        if len(outputs) != 2 or outputs[0] == outputs[1]:
-            raise SourceError(
-                f"Pairwise rating needs two different output columns, got {outputs}.",
-                hint="Name them with --outputs COL_A,COL_B.",
-            )
-        ocols = [_pick(frame, c, (), "output") for c in outputs]
-    else:
-        ocols = [_pick(frame, output_col, _OUTPUT_COLUMNS, "output")]
+    ocols = _output_columns(frame, mode, outputs, output_col)
     prompts = _texts(frame, pcol)
     columns = [_texts(frame, c) for c in ocols]
-    empty = [i for i in range(len(prompts)) if not any(col[i].strip() for col in columns)]
-    if len(empty) == len(prompts):
+    if not any(col[i].strip() for col in columns for i in range(len(prompts))):
         raise SourceError(
             "The source has no outputs: every output is empty.",
             hint="Generate outputs first (%llmops generate ... -o result) and rate the result.",
         )
-    trace_ids = [""] * len(prompts)
-    if len(ocols) == 1 and "trace_id" in frame.columns:
-        trace_ids = ["" if not isinstance(t, str) else t for t in frame["trace_id"].tolist()]
-    models = [model or source_model] * len(prompts)
-    if not model and "model" in frame.columns:
-        models = [str(m) if isinstance(m, str) else source_model for m in frame["model"].tolist()]
-    source_traces: list[list[str]] = [[] for _ in prompts]
-    if len(ocols) == 2:
-        for col in ocols:
-            tcol = f"trace_id_{col}"
-            if tcol in frame.columns:
-                for i, t in enumerate(frame[tcol].tolist()):
-                    if isinstance(t, str) and t:
-                        source_traces[i].append(t)
+    trace_ids, models, source_traces = _lineage(src, ocols, model)
     return [
         Item(
             prompt=prompts[i],
@@ -170,94 +187,95 @@ def items_from_source(
             model=models[i],
             index=i,
             source_traces=source_traces[i],
+            run_id=src.run_id,
+            columns=ocols,
         )
         for i in range(len(prompts))
     ]
 
 
-def ensure_traces(items: list[Item], *, progress: bool | None = None) -> None:
-    """Give each item without a trace one in the workspace store (reused across processes)."""
+# --- traces for the items -------------------------------------------------------------------
+
+
+def ensure_traces(
+    items: list[Item], *, tracker: tracking.Tracker | None = None, progress: ProgressOption = None
+) -> None:
+    """Give each item without a trace one in the workspace store (reused across processes).
+
+    ``progress``: None shows a bar past 20 new items (see :func:`llmops_magics.progress.channel`).
+    """
     missing = [it for it in items if not it.trace_id]
     if not missing:
         return
-    from tqdm.auto import tqdm
-
-    from llmops_magics import workspace
-
-    ws = workspace.current()
-    exp_id = workspace.experiment_id(workspace=ws)
-    mlflow = workspace._mlflow()
+    t = tracker or tracking.tracker()
+    view = channel("feedback", False if progress is None and len(missing) <= 20 else progress)
+    view.start(len(missing), "preparing items")
     # Under the lock: a second process rating the same frame must find these traces, not make
     # a second set (its ratings would then miss this rater's resume point).
-    with ws.lock("feedback-items"):
-        known = _item_traces(mlflow, exp_id)
-        show = len(missing) > 20 if progress is None else progress
-        bar = tqdm(total=len(missing), desc="preparing items", disable=not show)
-        todo = missing
-        for attempt in range(3):
-            made: list[Item] = []
-            pending: set[str] = set()  # rows with the same content share one trace
-            for it in todo:
-                if it.key in known:
-                    it.trace_id = known[it.key]
-                else:
-                    made.append(it)
-                    if it.key not in pending:
-                        pending.add(it.key)
-                        _make_trace(mlflow, exp_id, it)
-                        # MLflow's export queue holds 1000 tasks (2 per trace) and drops what
-                        # does not fit: flush in chunks.
-                        if len(pending) % _CHUNK == 0:
-                            mlflow.flush_trace_async_logging()
-                if attempt == 0:
-                    bar.update(1)
-            if not made:
-                break
-            mlflow.flush_trace_async_logging()
-            known = _item_traces(mlflow, exp_id)
-            todo = [it for it in made if it.key not in known]
-            for it in made:
-                it.trace_id = known.get(it.key, "")
-            if not todo:
-                break
-        bar.close()
-        lost = [it.index for it in missing if not it.trace_id]
-        if lost:
-            raise FeedbackError(
-                f"Could not store traces for {len(lost)} item(s), e.g. rows {lost[:10]}.",
-                hint="Check the workspace store (%llmops workspace) and open the panel again.",
-            )
+    try:
+        with t.workspace.lock("feedback-items"):
+            _fill_traces(t, missing, view)
+    finally:
+        view.finish()
+    lost = [it.index for it in missing if not it.trace_id]
+    if lost:
+        raise FeedbackError(
+            f"Could not store traces for {len(lost)} item(s), e.g. rows {lost[:10]}.",
+            hint="Check the workspace store (%llmops workspace) and open the panel again.",
+        )
 
 
-_CHUNK = 200
+def _fill_traces(t: tracking.Tracker, missing: list[Item], view: Any) -> None:
+    known = _item_traces(t)
+    todo = missing
+    for attempt in range(3):
+        made: list[Item] = []
+        pending: set[str] = set()  # rows with the same content share one trace
+        for n, it in enumerate(todo, 1):
+            if it.key in known:
+                it.trace_id = known[it.key]
+            else:
+                made.append(it)
+                if it.key not in pending:
+                    pending.add(it.key)
+                    _make_trace(t, it)
+                    if len(pending) % _CHUNK == 0:
+                        t.traces.flush()
+            if attempt == 0:
+                view.update({"step": n})
+        if not made:
+            return
+        t.traces.flush()
+        known = _item_traces(t)
+        todo = [it for it in made if it.key not in known]
+        for it in made:
+            it.trace_id = known.get(it.key, "")
+        if not todo:
+            return
 
 
-def _make_trace(mlflow: Any, exp_id: str, it: Item) -> None:
+def _make_trace(t: tracking.Tracker, it: Item) -> None:
     outputs: dict[str, Any] = (
         {"text": it.outputs[0]}
         if len(it.outputs) == 1
         else {"output_a": it.outputs[0], "output_b": it.outputs[1]}
     )
-    tags = {"llmops.kind": ITEM_KIND, "llmops.item_key": it.key, "llmops.feedback": "true"}
+    tags = {tracking.KIND: ITEM_KIND, ITEM_KEY: it.key, RATED: "true"}
     if it.model:
-        tags["llmops.model"] = it.model
+        tags[tracking.MODEL] = it.model
     if it.source_traces:
-        tags["llmops.source_traces"] = ",".join(it.source_traces)
-    span = mlflow.start_span_no_context(
-        "feedback_item",
+        tags[SOURCE_TRACES] = ",".join(it.source_traces)
+    span = t.traces.span(
+        ITEM_KIND,
         span_type="UNKNOWN",
         inputs={"prompt": it.prompt},
         tags=tags,
-        experiment_id=exp_id,
+        run_id=it.run_id or None,
     )
     span.end(outputs=outputs)
 
 
-def _item_traces(mlflow: Any, exp_id: str) -> dict[str, str]:
-    traces = mlflow.search_traces(
-        locations=[exp_id],
-        filter_string=f"tags.`llmops.kind` = '{ITEM_KIND}'",
-        return_type="list",
-        include_spans=False,
-    )
-    return {t.info.tags["llmops.item_key"]: t.info.trace_id for t in traces}
+def _item_traces(t: tracking.Tracker) -> dict[str, str]:
+    """The item traces of the workspace's experiment, by item key."""
+    traces = t.traces.search(f"tags.`{tracking.KIND}` = '{ITEM_KIND}'", all_experiments=False)
+    return {x.info.tags[ITEM_KEY]: x.info.trace_id for x in traces}

@@ -9,16 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmops_magics import tracking
 from llmops_magics.feedback._errors import FeedbackError, SourceError
 from llmops_magics.feedback._items import Item, ensure_traces, items_from_source
-from llmops_magics.feedback._store import (
-    RATED_TAG,
-    _all_experiments,
-    check_rater,
-    check_value,
-    default_rater,
-    rating_name,
-)
+from llmops_magics.feedback._names import META, RATED
+from llmops_magics.feedback._options import RatingOptions, merge
+from llmops_magics.feedback._store import rated_traces
+from llmops_magics.feedback._values import check_value, default_rater, rating_name, scalar
+from llmops_magics.progress import ProgressOption
 
 __all__ = ["Rating", "RatingSession", "open_session"]
 
@@ -50,6 +48,7 @@ class RatingSession:
         labels: Sequence[str] = (),
         shuffle: bool = False,
         output_names: Sequence[str] = (),
+        tracker: tracking.Tracker | None = None,
     ) -> None:
         self.items = items
         self.mode = mode
@@ -68,10 +67,10 @@ class RatingSession:
                 self.swapped = {i for i in range(len(items)) if rng.random() < 0.5}
         self.ratings: dict[int, Rating] = {}
         self._pending_comment = ""
-        from llmops_magics import workspace
-
-        #: the store this session rates into (the workspace active when it opened)
-        self.tracking_uri = workspace.current().tracking_uri
+        #: the store this session rates into (the workspace active when it opened), even after
+        #: the notebook switched to another workspace
+        self.tracker = tracker or tracking.tracker()
+        self.tracking_uri = self.tracker.uri
         self._same: dict[tuple[str, str], list[int]] = {}
         for i, it in enumerate(items):
             self._same.setdefault((it.trace_id, it.key), []).append(i)
@@ -180,51 +179,39 @@ class RatingSession:
         else:
             self._store(index, previous.value, text)
 
-    def _store(self, index: int, value: Any, comment: str) -> Rating:
-        from mlflow.entities import AssessmentSource
-
-        from llmops_magics import workspace
-
-        mlflow = workspace._mlflow()
-        if mlflow.get_tracking_uri() != self.tracking_uri:  # the notebook switched workspace
-            workspace._point_mlflow(mlflow, self.tracking_uri)
+    def _metadata(self, index: int) -> dict[str, str]:
+        """What a rating of item ``index`` stores besides its value: the item as it was shown."""
         item = self.items[index]
-        source = AssessmentSource(source_type="HUMAN", source_id=self.rater)
         meta = {
-            "llmops.item_key": item.key,
-            "llmops.index": str(item.index),
-            "llmops.model": item.model,
-            "llmops.prompt": item.prompt,
-            "llmops.shown": "ba" if index in self.swapped else "ab",
+            META.ITEM_KEY: item.key,
+            META.INDEX: str(item.index),
+            META.MODEL: item.model,
+            META.PROMPT: item.prompt,
+            META.SHOWN: "ba" if index in self.swapped else "ab",
         }
         if len(item.outputs) == 1:
-            meta["llmops.output"] = item.outputs[0]
+            meta[META.OUTPUT] = item.outputs[0]
         else:
-            meta["llmops.output_a"], meta["llmops.output_b"] = item.outputs
+            meta[META.OUTPUT_A], meta[META.OUTPUT_B] = item.outputs
             if self.output_names:
-                meta["llmops.output_columns"] = ",".join(self.output_names)
+                meta[META.OUTPUT_COLUMNS] = ",".join(self.output_names)
         if self.labels:
-            meta["llmops.labels"] = ",".join(self.labels)
+            meta[META.LABELS] = ",".join(self.labels)
+        return meta
+
+    def _store(self, index: int, value: Any, comment: str) -> Rating:
+        item = self.items[index]
         previous = self.ratings.get(index)
         try:
-            if previous is None:
-                assessment = mlflow.log_feedback(
-                    trace_id=item.trace_id,
-                    name=self.name,
-                    value=value,
-                    source=source,
-                    rationale=comment or None,
-                    metadata=meta,
-                )
-            else:
-                assessment = mlflow.override_feedback(
-                    trace_id=item.trace_id,
-                    assessment_id=previous.assessment_id,
-                    value=value,
-                    rationale=comment or None,
-                    source=source,
-                    metadata=meta,
-                )
+            assessment = self.tracker.traces.log_feedback(
+                item.trace_id,
+                name=self.name,
+                value=value,
+                rater=self.rater,
+                rationale=comment or None,
+                metadata=self._metadata(index),
+                replaces=previous.assessment_id if previous is not None else None,
+            )
         except Exception as exc:
             raise FeedbackError(
                 f"Could not store the rating of item {item.index} on trace {item.trace_id}: "
@@ -256,64 +243,53 @@ class RatingSession:
 
     def _load_existing(self) -> None:
         """Read this rater's earlier ratings of these items (resume after a restart)."""
-        from llmops_magics import workspace
-
-        ws = workspace.current()
-        workspace.experiment_id(workspace=ws)
-        mlflow = workspace._mlflow()
-        exp_ids = _all_experiments(mlflow, ws.tracking_uri)
-        traces = mlflow.search_traces(
-            locations=exp_ids,
-            filter_string=f"tags.`{RATED_TAG}` = 'true'",
-            return_type="list",
-            include_spans=False,
-        )
+        traces = rated_traces(self.tracker)
         by_trace: dict[str, list[int]] = {}
         for i, it in enumerate(self.items):
             by_trace.setdefault(it.trace_id, []).append(i)
-        tagged = {t.info.trace_id for t in traces}
-        # Mark the items' traces now, once, so that each click is a single write.
+        self._tag_items(by_trace, {t.info.trace_id for t in traces})
+        for trace in traces:
+            for i in by_trace.get(trace.info.trace_id, []):
+                self._resume(i, trace.info)
+
+    def _tag_items(self, by_trace: dict[str, list[int]], tagged: set[str]) -> None:
+        """Mark the items' traces now, once, so that each click is a single write."""
         for trace_id in sorted(set(by_trace) - tagged):
             try:
-                _retry(lambda t=trace_id: mlflow.set_trace_tag(t, RATED_TAG, "true"))
+                _retry(lambda t=trace_id: self.tracker.traces.set_tag(t, RATED, "true"))
             except Exception as exc:
                 row = self.items[by_trace[trace_id][0]].index
                 raise SourceError(
                     f"The trace {trace_id} of row {row} is not in this workspace's store "
-                    f"({ws.tracking_uri}).",
+                    f"({self.tracker.uri}).",
                     rows=[row],
                     hint="Rate in the workspace where the outputs were generated "
                     "(%llmops workspace PATH), or drop the trace_id column to rate them afresh.",
                 ) from exc
-        for trace in traces:
-            indices = by_trace.get(trace.info.trace_id)
-            if not indices:
+
+    def _resume(self, index: int, info: Any) -> None:
+        """Take this rater's latest valid rating of item ``index`` from its trace, if any."""
+        mine = [
+            a
+            for a in info.assessments or []
+            if a.name == self.name
+            and a.valid
+            and a.feedback is not None
+            and a.source is not None
+            and a.source.source_id == self.rater
+        ]
+        for a in sorted(mine, key=lambda a: a.create_time_ms or 0):
+            key = (a.metadata or {}).get(META.ITEM_KEY)
+            if key and key != self.items[index].key:
                 continue
-            mine = [
-                a
-                for a in trace.info.assessments or []
-                if a.name == self.name
-                and a.valid
-                and a.feedback is not None
-                and a.source is not None
-                and a.source.source_id == self.rater
-            ]
-            for a in sorted(mine, key=lambda a: a.create_time_ms or 0):
-                key = (a.metadata or {}).get("llmops.item_key")
-                for i in indices:
-                    if key and key != self.items[i].key:
-                        continue
-                    value = a.feedback.value
-                    if isinstance(value, float) and value.is_integer():
-                        value = int(value)
-                    self.ratings[i] = Rating(
-                        item=i,
-                        value=value,
-                        comment=a.rationale or "",
-                        assessment_id=a.assessment_id,
-                        trace_id=trace.info.trace_id,
-                        time_ms=int(a.create_time_ms or 0),
-                    )
+            self.ratings[index] = Rating(
+                item=index,
+                value=scalar(a.feedback.value),
+                comment=a.rationale or "",
+                assessment_id=a.assessment_id,
+                trace_id=info.trace_id,
+                time_ms=int(a.create_time_ms or 0),
+            )
 
 
 def _retry(call: Any, attempts: int = 5) -> Any:
@@ -332,53 +308,43 @@ def _retry(call: Any, attempts: int = 5) -> Any:
 
 def open_session(
     source: Any,
+    options: RatingOptions | None = None,
     *,
-    mode: str = "stars",
-    rater: str | None = None,
-    labels: Sequence[str] | str | None = None,
-    outputs: Sequence[str] | str | None = None,
-    shuffle: bool = False,
-    prompt_col: str | None = None,
-    output_col: str | None = None,
-    model: str | None = None,
-    progress: bool | None = None,
+    progress: ProgressOption = None,
+    **overrides: Any,
 ) -> RatingSession:
     """Check the source, give every item a trace and resume this rater's earlier work.
 
-    Parameters are those of :func:`llmops_magics.feedback.rate`. Everything is checked before
-    anything is stored.
+    Everything is checked before anything is stored.
+
+    Parameters
+    ----------
+    source
+        A result of generate / prompt / eval, or a DataFrame with prompt and output columns.
+    options
+        A :class:`RatingOptions`; keyword arguments (``mode``, ``rater``, ``labels``,
+        ``outputs``, ``shuffle``, ``prompt_col``, ``output_col``, ``model``) override its fields.
+    progress
+        The bar of item preparation (None: shown past 20 items without traces).
     """
-    name = check_rater(rater) if rater is not None else default_rater()
-    if isinstance(labels, str):
-        labels = [x.strip() for x in labels.split(",") if x.strip()]
-    labels = list(labels or [])
-    if isinstance(outputs, str):
-        outputs = [x.strip() for x in outputs.split(",") if x.strip()]
-    if mode == "label":
-        if len(labels) < 2 or len(set(labels)) != len(labels):
-            raise SourceError(
-                f"Label mode needs at least two distinct labels, got {labels}.",
-                hint="Give them with --labels good,bad,unsafe.",
-            )
-    elif labels:
-        raise SourceError("--labels goes with --mode label.", hint="Add --mode label.")
-    if outputs is not None and mode != "pairwise":
-        raise SourceError("--outputs goes with --mode pairwise.", hint="Add --mode pairwise.")
+    opts = merge(RatingOptions, options, overrides)
+    rater = opts.rater if opts.rater is not None else default_rater()
     items = items_from_source(
         source,
-        mode,
-        outputs=list(outputs) if outputs is not None else None,
-        prompt_col=prompt_col,
-        output_col=output_col,
-        model=model,
+        opts.mode,
+        outputs=opts.outputs,
+        prompt_col=opts.prompt_col,
+        output_col=opts.output_col,
+        model=opts.model,
     )
-    ensure_traces(items, progress=progress)
-    names: list[str] = list(outputs) if outputs is not None else []
-    if mode == "pairwise" and not names:
-        import pandas as pd
-
-        frame = source if isinstance(source, pd.DataFrame) else source.to_frame()
-        names = [c for c in map(str, frame.columns) if c.startswith("output")]
+    tracker = tracking.tracker()
+    ensure_traces(items, tracker=tracker, progress=progress)
     return RatingSession(
-        items, mode=mode, rater=name, labels=labels, shuffle=shuffle, output_names=names
+        items,
+        mode=opts.mode,
+        rater=rater,
+        labels=opts.labels,
+        shuffle=opts.shuffle,
+        output_names=items[0].columns if opts.mode == "pairwise" else [],
+        tracker=tracker,
     )

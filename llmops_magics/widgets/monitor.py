@@ -9,7 +9,7 @@ import ipywidgets as w
 from traitlets import Unicode
 
 if TYPE_CHECKING:
-    from llmops_magics.feedback import MonitorReport
+    from llmops_magics.feedback import MonitorOptions, MonitorReport
 
 __all__ = ["MonitorPanel"]
 
@@ -19,13 +19,18 @@ _COLOURS = {"attention": "#c0392b", "watch": "#d68910", "ok": "#1e8449"}
 class MonitorPanel(w.VBox):
     """An ipywidgets view of :func:`llmops_magics.feedback.monitor`; ``refresh()`` reloads it.
 
-    ``report`` holds the latest :class:`~llmops_magics.feedback.MonitorReport`.
+    Takes the arguments of :func:`~llmops_magics.feedback.monitor`. ``report`` holds the latest
+    :class:`~llmops_magics.feedback.MonitorReport`.
     """
 
     status = Unicode("", help="attention, watch or ok: the worst status over the models")
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(
+        self, options: MonitorOptions | None = None, *, training_data: Any = None, **overrides: Any
+    ) -> None:
         self.options = options
+        self.training_data = training_data
+        self.overrides = overrides
         self._header = w.HTML()
         self._table = w.HTML()
         self._image = w.Image(format="png")
@@ -40,7 +45,9 @@ class MonitorPanel(w.VBox):
         """Read the store again and redraw."""
         from llmops_magics.feedback import monitor
 
-        self.report = report = monitor(**self.options)
+        self.report = report = monitor(
+            self.options, training_data=self.training_data, **self.overrides
+        )
         statuses = set(report.summary["status"]) if not report.summary.empty else set()
         self.status = next((s for s in ("attention", "watch", "ok") if s in statuses), "ok")
         flags = "".join(
