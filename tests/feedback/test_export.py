@@ -1,4 +1,4 @@
-"""The feedback store: the ratings frame, filters, DPO/SFT exports, two writers at once."""
+"""Training sets from ratings: DPO preference pairs and SFT demonstrations, written as JSONL."""
 
 from __future__ import annotations
 
@@ -9,81 +9,6 @@ import pytest
 
 from llmops_magics import feedback
 from llmops_magics.feedback import FeedbackError
-
-
-def _pairs() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "prompt": ["p0", "p1", "p2", "p3"],
-            "output_a": ["good 0", "bad 1", "x 2", "y 3"],
-            "output_b": ["bad 0", "good 1", "z 2", "w 3"],
-        }
-    )
-
-
-@pytest.fixture(scope="module")
-def rated_store(tmp_path_factory):
-    """Pairwise ratings by three raters, and star ratings of two models' outputs."""
-    from llmops_magics import workspace
-
-    root = tmp_path_factory.mktemp("feedback") / ".llmops"
-    workspace.use(root)
-    for rater, votes in {"ann": "abta", "bob": "abba", "cy": "a" + "b" + "t" + "b"}.items():
-        panel = feedback.rate(_pairs(), mode="pairwise", rater=rater)
-        for v in votes:
-            panel.rate({"t": "tie"}.get(v, v))
-    stars = pd.DataFrame(
-        {
-            "prompt": ["hi", "hi", "bye", "bye"],
-            "output": ["hello!", "go away", "see you", "farewell"],
-            "model": ["v1", "v2", "v1", "v2"],
-        }
-    )
-    for rater, values in {"ann": [5, 1, 4, 4], "bob": [4, 2, 5, 3]}.items():
-        panel = feedback.rate(stars, rater=rater)
-        for v in values:
-            panel.rate(v)
-    thumbs = feedback.rate(stars.iloc[:2], mode="thumbs", rater="cy")
-    thumbs.rate("up")
-    thumbs.rate("down")
-    workspace.use(None)
-    return root
-
-
-@pytest.fixture
-def rated(rated_store):
-    from llmops_magics import workspace
-
-    workspace.use(rated_store)
-    yield rated_store
-    workspace.use(None)
-
-
-def test_feedback_frame_holds_every_rating_with_its_trace(rated):
-    frame = feedback.load_feedback()
-    assert len(frame) == 12 + 8 + 2
-    assert set(frame["rater"]) == {"ann", "bob", "cy"}
-    assert frame["trace_id"].str.startswith("tr-").all()
-    assert frame["time"].is_monotonic_increasing
-    assert frame[frame["mode"] == "stars"].groupby("model")["value"].mean().to_dict() == {
-        "v1": 4.5,
-        "v2": 2.5,
-    }
-    assert len(feedback.load_feedback(model="v2")) == 4 + 1
-    assert feedback.load_feedback(since="2000-01-01").shape == frame.shape
-    assert feedback.load_feedback(since="2999-01-01").empty
-    with pytest.raises(FeedbackError, match="as a date"):
-        feedback.load_feedback(since="last tuesday")
-
-
-def test_agreement_from_the_store(rated):
-    result = feedback.agreement()
-    frame = result.to_frame().set_index(["mode", "statistic"])
-    assert frame.loc[("pairwise", "fleiss_kappa"), "raters"] == 3
-    assert frame.loc[("pairwise", "fleiss_kappa"), "items"] == 4
-    # stars: ann [5,1,4,4] vs bob [4,2,5,3] -> Cohen over 4 items
-    expected = feedback.cohen_kappa([5, 1, 4, 4], [4, 2, 5, 3])
-    assert frame.loc[("stars", "cohen_kappa"), "value"] == pytest.approx(expected, abs=1e-4)
 
 
 def test_dpo_export_loads_into_a_trl_preference_dataset(rated, tmp_path):
@@ -137,10 +62,10 @@ def test_sft_export_keeps_highly_rated_outputs(rated, tmp_path):
 
 
 def test_export_with_nothing_to_export_writes_nothing(fresh_workspace, tmp_path):
-    panel = feedback.rate(
+    session = feedback.open_session(
         pd.DataFrame({"prompt": ["p"], "output": ["o"]}), mode="thumbs", rater="ann"
     )
-    panel.rate("down")
+    session.rate("down")
     path = tmp_path / "prefs.jsonl"
     path.write_text("old content\n")
     with pytest.raises(FeedbackError, match="Nothing to export as dpo"):
@@ -159,18 +84,19 @@ def test_export_with_nothing_to_export_writes_nothing(fresh_workspace, tmp_path)
     assert [p.name for p in tmp_path.glob("*prefs*")] == ["prefs.jsonl"]  # no temp files left
 
 
-def test_feedback_magic_and_export(rated, ip, tmp_path):
-    from llmops_magics import workspace
+def test_export_options_whole_and_a_failed_write_keeps_the_old_file(rated, tmp_path, monkeypatch):
+    from llmops_magics.feedback import _export
 
-    workspace.use(rated)  # the ip fixture switched to the shared workspace
-    frame = ip.run_line_magic("llmops", "feedback --mode thumbs")
-    assert frame["value"].tolist() == ["up", "down"]
-    out = tmp_path / "p.jsonl"
-    result = ip.run_line_magic("llmops", f"feedback --export dpo {out}")
-    assert result.rows == 6 and out.exists()
-    agree = ip.run_line_magic("llmops", "feedback --agreement --mode pairwise")
-    assert set(agree.to_frame()["statistic"]) == {"fleiss_kappa", "krippendorff_alpha_nominal"}
-    from IPython.core.error import UsageError
+    path = tmp_path / "sft.jsonl"
+    result = feedback.export("sft", path, options=feedback.ExportOptions(min_stars=3.5))
+    assert result.rows == 3
+    before = path.read_text()
 
-    with pytest.raises(UsageError, match="dpo or sft"):
-        ip.run_line_magic("llmops", f"feedback --export kto {out}")
+    def broken(record):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(_export, "_plain", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        feedback.export("sft", path)
+    assert path.read_text() == before  # replaced whole or not at all
+    assert [p.name for p in tmp_path.iterdir()] == ["sft.jsonl"]  # no partial file left

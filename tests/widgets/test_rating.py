@@ -1,4 +1,5 @@
-"""The rating panel, driven by its methods; every check reads the MLflow store back."""
+"""The rating panel, driven by its methods; every check reads the MLflow store back. Under
+papermill (a kernel, no front end) it renders a static summary and never blocks."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from llmops_magics import feedback, workspace
-from llmops_magics.feedback import FeedbackError, RaterNameError, RatingError, SourceError
+from llmops_magics import feedback, tracking
+from llmops_magics.feedback import RaterNameError, RatingError, SourceError
 
 
 def _rater() -> str:
@@ -27,8 +28,7 @@ def _frame(n: int = 4, tag: str = "") -> pd.DataFrame:
 
 
 def _assessments(trace_id: str, rater: str) -> list:
-    mlflow = workspace._mlflow()
-    trace = mlflow.get_trace(trace_id)
+    trace = tracking.tracker().traces.get(trace_id)
     return [a for a in trace.info.assessments if a.source.source_id == rater]
 
 
@@ -148,7 +148,11 @@ def test_pairwise_with_shuffle_stores_the_source_column(workspace):
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: feedback.rate(pd.DataFrame({"prompt": ["a"]})), SourceError, "no output"),
+        (
+            lambda: feedback.rate(pd.DataFrame({"prompt": ["a"]})),
+            SourceError,
+            "column holds the outputs",
+        ),
         (
             lambda: feedback.rate(pd.DataFrame({"prompt": ["a"], "output": [""]}), rater="x"),
             SourceError,
@@ -242,32 +246,49 @@ def test_static_html_summary_for_papermill(workspace):
     assert "1 of 2 rated" in bundle["text/plain"]
 
 
-def test_rate_magic(ip):
-    tag = uuid.uuid4().hex[:6]
-    ip.user_ns["pairs"] = pd.DataFrame(
-        {"prompt": [f"x {tag}"], "output_1": ["one"], "output_2": ["two"]}
+def test_rate_returns_the_panel_the_widget_layer_registered(workspace):
+    from llmops_magics import progress
+    from llmops_magics.widgets.rating import RatingPanel
+
+    panel = feedback.rate(_frame(2), rater=_rater())
+    assert isinstance(panel, RatingPanel)
+    assert isinstance(progress.panel_for(panel.session), RatingPanel)
+
+
+def test_rating_panel_under_papermill(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    nbformat = pytest.importorskip("nbformat")
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "py"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("rater = 'papermill'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "%load_ext llmops_magics\n"
+            "import pandas as pd\n"
+            "df = pd.DataFrame({'prompt': ['p1', 'p2'], 'output': ['o1', 'o2']})\n"
+            "%llmops rate df --rater {rater} -o panel"
+        ),
+        nbformat.v4.new_code_cell("panel.rate(5)\npanel"),
+        nbformat.v4.new_code_cell(
+            "from llmops_magics import feedback\nprint(feedback.load_feedback()['value'].tolist())"
+        ),
+    ]
+    src, out = tmp_path / "rate.ipynb", tmp_path / "rated.ipynb"
+    nbformat.write(nb, src)
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "ws"))
+    papermill.execute_notebook(
+        str(src),
+        str(out),
+        parameters={"rater": "night-run"},
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=240,
     )
-    rater = _rater()
-    panel = ip.run_line_magic("llmops", f"rate pairs --mode pairwise --rater {rater} -o panel")
-    assert ip.user_ns["panel"] is panel
-    panel.rate("b")
-    frame = ip.run_line_magic("llmops", f"feedback --rater {rater}")
-    assert frame["value"].tolist() == ["b"] and frame["output_b"].tolist() == ["two"]
-
-
-def test_rate_magic_usage_errors(ip):
-    from IPython.core.error import UsageError
-
-    ip.user_ns["df"] = _frame(1)
-    with pytest.raises(UsageError, match="--labels"):
-        ip.run_line_magic("llmops", "rate df --mode label")
-    with pytest.raises(UsageError, match="--outputs goes with"):
-        ip.run_line_magic("llmops", "rate df --outputs a,b")
-    with pytest.raises(UsageError, match="no variable"):
-        ip.run_line_magic("llmops", "rate nothing_here")
-    with pytest.raises(UsageError):
-        ip.run_line_magic("llmops", "rate df --mode grade")
-    with pytest.raises(RaterNameError):
-        ip.run_line_magic("llmops", 'rate df --rater "a b"')
-    with pytest.raises(FeedbackError):
-        ip.run_line_magic("llmops", "feedback --since yesterday-ish")
+    done = nbformat.read(out, as_version=4)
+    opened = done.cells[2].outputs[-1]["data"]  # the panel as the last expression of a cell
+    rated = done.cells[3].outputs[-1]["data"]
+    assert "0 of 2 rated" in opened["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in opened
+    assert "1 of 2 rated" in rated["text/html"] and "night-run" in rated["text/html"]
+    assert done.cells[4].outputs[-1]["text"].strip() == "[5]"

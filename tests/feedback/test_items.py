@@ -1,13 +1,13 @@
-"""Sources with traces of their own (a generate result), and items that need new traces."""
+"""Items from sources: results with traces of their own, and rows that need new traces."""
 
 from __future__ import annotations
 
 import uuid
 
 import pandas as pd
+import pytest
 
-from llmops_magics import feedback
-from llmops_magics import workspace as ws_mod
+from llmops_magics import feedback, tracking
 
 
 def _rater() -> str:
@@ -31,9 +31,9 @@ def test_rating_a_generation_result_attaches_to_its_traces(workspace, tiny_model
         ["hello there", "good morning"], model=str(tiny_model), max_new_tokens=4
     )
     rater = _rater()
-    panel = feedback.rate(result, rater=rater)
-    panel.rate(5)
-    panel.rate(1)
+    session = feedback.open_session(result, rater=rater)
+    session.rate(5)
+    session.rate(1)
     frame = feedback.load_feedback(rater=rater)
     assert frame["trace_id"].tolist() == result.trace_ids
     assert frame["model"].tolist() == [str(tiny_model)] * 2
@@ -45,11 +45,11 @@ def test_item_traces_are_made_in_flushed_chunks(workspace, monkeypatch):
     from llmops_magics.feedback import _items
 
     monkeypatch.setattr(_items, "_CHUNK", 3)
-    panel = feedback.rate(_frame(8), rater=_rater())
-    traces = [it.trace_id for it in panel.session.items]
+    session = feedback.open_session(_frame(8), rater=_rater())
+    traces = [it.trace_id for it in session.items]
     assert len(set(traces)) == 8
-    mlflow = ws_mod._mlflow()
-    assert all(mlflow.get_trace(t) is not None for t in traces)
+    store = tracking.tracker().traces
+    assert all(store.get(t) is not None for t in traces)
 
 
 def test_rating_a_prompt_run(workspace, tiny_model):
@@ -61,9 +61,9 @@ def test_rating_a_prompt_run(workspace, tiny_model):
     )
     frame = run.to_frame()
     rater = _rater()
-    panel = feedback.rate(run, mode="thumbs", rater=rater)
-    panel.rate("up")
-    panel.rate("down")
+    session = feedback.open_session(run, mode="thumbs", rater=rater)
+    session.rate("up")
+    session.rate("down")
     rated = feedback.load_feedback(rater=rater)
     # the prompt run traced every row: the ratings attach to those traces
     assert rated["trace_id"].tolist() == frame["trace_id"].tolist()
@@ -88,10 +88,50 @@ def test_rating_an_eval_result_uses_its_examples(workspace, tiny_model):
     )
     rows = result.examples()
     rater = _rater()
-    panel = feedback.rate(result, rater=rater)
-    assert len(panel.session) == len(rows) == 2
-    panel.rate(2)
-    panel.rate(5)
+    session = feedback.open_session(result, rater=rater)
+    assert len(session) == len(rows) == 2
+    session.rate(2)
+    session.rate(5)
     rated = feedback.load_feedback(rater=rater)
     assert rated["output"].tolist() == rows["prediction"].tolist()
     assert rated["trace_id"].tolist() == rows["trace_id"].tolist()
+
+
+class _RunOutputs:
+    """A result of a run whose rows have no traces (e.g. predictions scored from a file)."""
+
+    def __init__(self, run_id: str, frame: pd.DataFrame) -> None:
+        self.run_id = run_id
+        self.model = "m-run"
+        self._frame = frame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self._frame
+
+
+def test_item_traces_of_a_run_are_listed_under_the_run(workspace):
+    t = tracking.tracker()
+    with t.start_run("eval", name="predictions") as run:
+        pass
+    session = feedback.open_session(_RunOutputs(run.id, _frame(3)), rater=_rater())
+    made = {it.trace_id for it in session.items}
+    assert len(made) == 3
+    assert {it.model for it in session.items} == {"m-run"}
+    listed = {x.info.trace_id for x in t.traces.search(run_id=run.id)}
+    assert listed == made
+
+
+def test_items_check_every_row_before_anything_is_stored(fresh_workspace):
+    frame = pd.DataFrame({"question": ["a", "b"], "answer": ["x", "y"]})
+    items = feedback.items_from_source(frame)
+    assert [(it.prompt, it.outputs) for it in items] == [("a", ["x"]), ("b", ["y"])]
+    assert all(not it.trace_id for it in items)
+    pairs = pd.DataFrame({"prompt": ["p"], "left": ["l"], "right": ["r"], "trace_id_left": ["t1"]})
+    (item,) = feedback.items_from_source(pairs, "pairwise", outputs=["left", "right"])
+    assert item.outputs == ["l", "r"] and item.source_traces == ["t1"]
+    with pytest.raises(feedback.SourceError, match="column holds the outputs") as err:
+        feedback.items_from_source(pd.DataFrame({"prompt": ["a"]}))
+    assert "--output-col" in str(err.value)
+    with pytest.raises(feedback.SourceError, match="no prompt column 'q'"):
+        feedback.items_from_source(frame, prompt_col="q")
+    assert not (fresh_workspace / "mlflow.db").exists()
