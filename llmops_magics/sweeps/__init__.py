@@ -4,12 +4,22 @@
 run of the sweep's run), reports the evaluation loss to Optuna so the pruner can stop bad trials,
 and returns a :class:`SweepResult`. Studies live in an Optuna database (the workspace's
 ``optuna.db`` by default, PostgreSQL for many machines) and are resumed by name; ``worker(study,
-storage)`` joins a running sweep from another process.
+storage)`` joins a running sweep from another process. The sweep's settings are a
+:class:`SweepConfig`, stored with the study.
 """
 
-from llmops_magics.sweeps._errors import SpaceError, StorageError, SweepError
+from llmops_magics.sweeps._config import (
+    PRUNERS,
+    SAMPLERS,
+    SweepConfig,
+    finetune_fields,
+    fixed_fields,
+    tunable_fields,
+)
+from llmops_magics.sweeps._errors import SpaceError, StorageError, SweepConfigError, SweepError
+from llmops_magics.sweeps._plots import param_importances, sweep_figure
 from llmops_magics.sweeps._result import SweepResult
-from llmops_magics.sweeps._runner import PRUNERS, SAMPLERS, run, worker
+from llmops_magics.sweeps._runner import run, worker
 from llmops_magics.sweeps._space import Param, SearchSpace, parse_space
 from llmops_magics.sweeps._storage import Heartbeat, default_storage_url, open_storage
 
@@ -21,11 +31,18 @@ __all__ = [
     "SearchSpace",
     "SpaceError",
     "StorageError",
+    "SweepConfig",
+    "SweepConfigError",
     "SweepError",
     "SweepResult",
     "default_storage_url",
+    "finetune_fields",
+    "fixed_fields",
     "open_storage",
+    "param_importances",
     "parse_space",
     "run",
+    "sweep_figure",
+    "tunable_fields",
     "worker",
 ]

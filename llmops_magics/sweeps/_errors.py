@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from llmops_magics.config import ConfigError
 from llmops_magics.errors import LlmopsError
 
-__all__ = ["SpaceError", "StorageError", "SweepError"]
+__all__ = ["SpaceError", "StorageError", "SweepConfigError", "SweepError"]
 
 
 class SweepError(LlmopsError):
     """A sweep that cannot start or go on (study mismatch, failing trial, bad settings)."""
+
+
+class SweepConfigError(SweepError, ConfigError):
+    """A :class:`~llmops_magics.sweeps.SweepConfig` field is out of range or inconsistent;
+    ``field`` names it."""
 
 
 class SpaceError(SweepError, ValueError):

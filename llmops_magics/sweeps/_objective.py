@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import gzip
 import hashlib
 import importlib
@@ -12,57 +11,24 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmops_magics.sweeps._errors import SweepError
+from llmops_magics.sweeps._tracking import ATTR_RUN_ID, ATTR_STEPS
 
 __all__ = [
-    "FINETUNE",
-    "FIXED_ONLY",
+    "call_objective",
     "decode_frame",
     "encode_frame",
-    "finetune_fields",
+    "frame_hash",
     "objective_ref",
     "resolve_objective",
+    "run_finetune_trial",
 ]
 
-#: the objective name of a fine-tuning sweep
-FINETUNE = "finetune"
 
-#: settings of a fine-tune that name data or a model, never tuned
-FIXED_ONLY = ("model", "text_col", "prompt_col", "response_col", "target_modules")
-
-# The contract of llmops_magics.finetune.FineTuneConfig, used to name tunable parameters when the
-# fine-tune stage cannot be imported (its fields are read from the class when it can).
-_CONTRACT_FIELDS = (
-    "model",
-    "text_col",
-    "prompt_col",
-    "response_col",
-    "lora_r",
-    "lora_alpha",
-    "lora_dropout",
-    "target_modules",
-    "lr",
-    "epochs",
-    "max_steps",
-    "batch_size",
-    "grad_accum",
-    "max_length",
-    "seed",
-    "eval_steps",
-)
-
-
-def finetune_fields() -> list[str]:
-    """Every field of ``FineTuneConfig`` (the fine-tune settings a sweep may fix or tune)."""
-    try:
-        from llmops_magics.finetune import FineTuneConfig
-    except ImportError:
-        return list(_CONTRACT_FIELDS)
-    return [f.name for f in dataclasses.fields(FineTuneConfig)]
-
-
-def tunable_fields() -> list[str]:
-    """The fine-tune settings a search space may name."""
-    return [f for f in finetune_fields() if f not in FIXED_ONLY]
+def _lookup(module: str, qualname: str) -> Any:
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def objective_ref(func: Callable[..., Any]) -> str | None:
@@ -72,9 +38,7 @@ def objective_ref(func: Callable[..., Any]) -> str | None:
     if not module or not qualname or "<" in qualname or module == "__main__":
         return None
     try:
-        found: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            found = getattr(found, part)
+        found = _lookup(module, qualname)
     except Exception:
         return None
     return f"{module}:{qualname}" if found is func else None
@@ -84,9 +48,7 @@ def resolve_objective(ref: str) -> Callable[..., Any]:
     """Import the function that ``"module:qualname"`` names."""
     module, _, qualname = ref.partition(":")
     try:
-        found: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            found = getattr(found, part)
+        found = _lookup(module, qualname)
     except Exception as exc:
         raise SweepError(
             f"Cannot import the sweep's objective {ref!r}: {exc}",
@@ -178,8 +140,8 @@ def run_finetune_trial(
         tags=dict(tags),
         progress=False,
     )
-    trial.set_user_attr("llmops.run_id", result.run_id)
-    trial.set_user_attr("llmops.steps", int(result.global_step))
+    trial.set_user_attr(ATTR_RUN_ID, result.run_id)
+    trial.set_user_attr(ATTR_STEPS, int(result.global_step))
     if result.status == "interrupted":
         raise KeyboardInterrupt
     if callback.pruned:
@@ -191,6 +153,17 @@ def run_finetune_trial(
             hint="Give evaluation data (or a metric the run logs, e.g. --metric train_loss).",
         )
     return value
+
+
+def call_objective(objective: Callable[..., Any], params: dict[str, Any], trial: Any) -> float:
+    """``objective(params, trial)``, which must return a number."""
+    value = objective(params, trial)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SweepError(
+            f"The objective returned {value!r}; it must return a number.",
+            hint="Return the metric to optimise, e.g. the evaluation loss.",
+        )
+    return float(value)
 
 
 def _metric_value(result: Any, metric: str) -> float | None:

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmops_magics.results import Result
+from llmops_magics.sweeps._config import config_of
+from llmops_magics.sweeps._storage import display_url, open_storage
+from llmops_magics.sweeps._tracking import ATTR_RUN_ID, ATTR_SECONDS, ATTR_STEPS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,53 +46,66 @@ class SweepResult(Result):
     def from_study(
         cls,
         study: Any,
-        metric: str,
         *,
-        storage_url: str,
-        parent_run_id: str | None,
-        target: int,
+        storage_url: str | None = None,
         interrupted: bool = False,
         ran: list[int] | None = None,
     ) -> SweepResult:
-        """Read a finished (or partly run) study back from its storage."""
-        from llmops_magics.sweeps._storage import display_url
+        """Read a sweep's result back from its Optuna study (finished or partly run).
 
-        rows = []
-        for t in study.get_trials(deepcopy=False):
-            rows.append(
-                {
-                    "number": t.number,
-                    "state": t.state.name.lower(),
-                    "value": t.value,
-                    "params": dict(t.params),
-                    "run_id": t.user_attrs.get("llmops.run_id"),
-                    "steps": t.user_attrs.get("llmops.steps"),
-                    "seconds": t.user_attrs.get("llmops.seconds"),
-                    "retry_of": t.system_attrs.get("failed_trial"),
-                    "intermediate": {int(k): v for k, v in t.intermediate_values.items()},
-                }
-            )
+        The metric, the number of trials and the sweep's MLflow run come from the
+        :class:`~llmops_magics.sweeps.SweepConfig` stored with the study.
+
+        Parameters
+        ----------
+        study
+            An ``optuna.Study`` made by :func:`~llmops_magics.sweeps.run`.
+        storage_url
+            Its storage, shown (password hidden) and used by :meth:`study_object`.
+        interrupted, ran
+            Whether this process's run was interrupted, and the trials it ran.
+
+        Raises
+        ------
+        SweepError
+            The study was not made by a sweep.
+        """
+        config = config_of(study)
+        rows = [_row(t) for t in study.get_trials(deepcopy=False)]
         complete = [r for r in rows if r["state"] == "complete" and r["value"] is not None]
         direction = study.direction.name.lower()
         best = None
         if complete:
             sign = 1 if direction == "minimize" else -1
             best = min(complete, key=lambda r: sign * r["value"])
-        return cls(
+        result = cls(
             study=study.study_name,
-            storage=display_url(storage_url),
-            metric=metric,
+            storage=display_url(storage_url) if storage_url else "",
+            metric=str(config.metric),
             direction=direction,
-            target=target,
+            target=config.trials,
             best_value=best["value"] if best else None,
             best_params=dict(best["params"]) if best else {},
             best_trial=best["number"] if best else None,
             best_run=best["run_id"] if best else None,
-            run_id=parent_run_id,
+            run_id=config.parent_run_id,
             trials=rows,
             interrupted=interrupted,
             ran=list(ran or []),
         )
+        setattr(result, "_study", study)  # noqa: B010 - not a field: to_dict() leaves it out
+        return result
+
+    def reload(self) -> SweepResult:
+        """The same sweep read again from its storage (trials that other workers ran since)."""
+        result = type(self).from_study(self.study_object(), ran=self.ran)
+        result.storage = self.storage
+        return result
+
+    @property
+    def n_done(self) -> int:
+        """Trials that count towards the target: complete and pruned."""
+        return self.n_complete + self.n_pruned
 
     @property
     def n_complete(self) -> int:
@@ -132,8 +148,9 @@ class SweepResult(Result):
         """The Optuna study itself (give the storage URL when it holds a password)."""
         import optuna
 
-        from llmops_magics.sweeps._storage import open_storage
-
+        found = getattr(self, "_study", None)
+        if found is not None and storage is None:
+            return found
         return optuna.load_study(
             study_name=self.study, storage=open_storage(storage or self.storage)
         )
@@ -153,15 +170,15 @@ class SweepResult(Result):
 
     def plot(self) -> Any:
         """A matplotlib figure: best-so-far curve, parameter importance and slice plots."""
-        from llmops_magics.widgets.sweep import sweep_figure
+        from llmops_magics.sweeps._plots import sweep_figure
 
         return sweep_figure(self.trials, self.metric, self.direction)
 
     def _summary(self) -> str:
-        done = self.n_complete + self.n_pruned
+        done = self.n_done
         best = (
             f"best {self.metric} {self.best_value:.4g} (trial {self.best_trial}) "
-            f"with {self._params_text()}"
+            f"with {self.best_params_text}"
             if self.best_value is not None
             else "no complete trial yet"
         )
@@ -171,7 +188,9 @@ class SweepResult(Result):
             f"({self.n_pruned} pruned), {best}{state}"
         )
 
-    def _params_text(self) -> str:
+    @property
+    def best_params_text(self) -> str:
+        """The best parameters as ``name=value, ...`` (floats to three digits)."""
         return ", ".join(f"{k}={_short(v)}" for k, v in self.best_params.items())
 
     def __repr__(self) -> str:
@@ -180,6 +199,21 @@ class SweepResult(Result):
             lines.append(f"  best run: {self.best_run} (model spec run:{self.best_run})")
         lines.append(f"  storage: {self.storage}  (resume: --study {self.study})")
         return "\n".join(lines)
+
+
+def _row(t: Any) -> dict[str, Any]:
+    """One trial as plain data."""
+    return {
+        "number": t.number,
+        "state": t.state.name.lower(),
+        "value": t.value,
+        "params": dict(t.params),
+        "run_id": t.user_attrs.get(ATTR_RUN_ID),
+        "steps": t.user_attrs.get(ATTR_STEPS),
+        "seconds": t.user_attrs.get(ATTR_SECONDS),
+        "retry_of": t.system_attrs.get("failed_trial"),
+        "intermediate": {int(k): v for k, v in t.intermediate_values.items()},
+    }
 
 
 def _short(value: Any) -> str:

@@ -9,6 +9,8 @@ period and re-queued once with the same parameters, so it is neither lost nor co
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ __all__ = [
     "default_storage_url",
     "display_url",
     "open_storage",
+    "queue_lock",
+    "quiet",
+    "retry_callback",
 ]
 
 
@@ -60,7 +65,8 @@ def display_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
+    """Hide Optuna's "experimental" and deprecation warnings (heartbeats, retry callbacks)."""
     from optuna.exceptions import ExperimentalWarning
 
     with warnings.catch_warnings():
@@ -156,8 +162,27 @@ def _check_reachable(url: str) -> dict[str, Any]:
     return {"connect_args": connect_args, "pool_pre_ping": True}
 
 
+def retry_callback(max_retry: int | None) -> Any:
+    """Optuna's callback that queues a failed trial again (same parameters, ``failed_trial``
+    system attr naming the original), at most ``max_retry`` times.
+
+    Optuna 4.9 renamed ``RetryFailedTrialCallback`` to ``RetryHeartbeatStaleTrialCallback`` (the
+    old name goes in 6.0); both are public.
+    """
+    try:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+    except ImportError:  # pragma: no cover - Optuna < 4.9
+        from optuna.storages import RetryFailedTrialCallback as Retry
+    with quiet():  # "experimental" in Optuna (since 2.8)
+        return Retry(max_retry=max_retry)
+
+
 def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) -> Any:
     """An Optuna ``RDBStorage`` for ``url`` (default: the workspace's), with a heartbeat.
+
+    A trial that stops beating for ``heartbeat.grace`` seconds is failed by the next worker that
+    starts a trial (``study.optimize`` checks) and queued again by the storage's
+    heartbeat-stale callback.
 
     Raises
     ------
@@ -165,32 +190,29 @@ def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) 
         The URL is malformed, its folder is missing or its server cannot be reached; in that
         case nothing is created.
     """
+    import inspect
+
     import optuna
     from optuna.storages import RDBStorage
-
-    try:  # Optuna >= 4.9 names it this way; older versions only have the deprecated name
-        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
-
-        callback_arg = "heartbeat_stale_trial_callback"
-    except ImportError:  # pragma: no cover - Optuna < 4.9
-        from optuna.storages import RetryFailedTrialCallback as Retry
-
-        callback_arg = "failed_trial_callback"
 
     url = _with_driver(url or default_storage_url())
     engine_kwargs = _check_reachable(url)
     beat = heartbeat or Heartbeat()
-    with _quiet():  # the retry callback is "experimental" in Optuna (since 2.8)
-        callback: dict[str, Any] = {callback_arg: Retry(max_retry=beat.max_retry)}
+    names = inspect.signature(RDBStorage).parameters
+    callback_arg = (  # the argument's name since Optuna 4.9; failed_trial_callback before
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in names
+        else "failed_trial_callback"
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        with _quiet():
+        with quiet():
             return RDBStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=beat.interval,
                 grace_period=beat.grace,
-                **callback,
+                **{callback_arg: retry_callback(beat.max_retry)},
             )
     except Exception as exc:
         raise StorageError(
@@ -198,3 +220,66 @@ def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) 
             url=url,
             hint="Check that it is an Optuna database (or an empty one).",
         ) from exc
+
+
+# --- one worker at a time takes a trial from a study's queue ---------------------------------
+
+
+@contextlib.contextmanager
+def queue_lock(url: str, study: str) -> Iterator[None]:
+    """Hold the lock under which a worker takes a trial from ``study``'s queue.
+
+    Across processes and machines, checking that a queued trial is left and taking it must be
+    one step, or two workers could both see the last one and the slower would start a trial
+    that was never queued. SQLite: a file lock next to the database (one machine, as SQLite
+    itself). PostgreSQL and MySQL: a lock of the server (an advisory lock, ``GET_LOCK``), held
+    by a connection of its own.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        from llmops_magics.files import file_lock
+
+        with file_lock(f"{parsed.database}.lock"):
+            yield
+        return
+    if backend not in ("postgresql", "mysql"):  # pragma: no cover - open_storage refuses them
+        yield
+        return
+    import sqlalchemy
+
+    key = int.from_bytes(hashlib.sha256(f"llmops.sweep:{study}".encode()).digest()[:8], "big")
+    key -= 1 << 63  # a signed 64-bit integer, as pg_advisory_lock takes
+    with _lock_engine(url).connect() as conn:
+        if backend == "postgresql":
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            release = sqlalchemy.text("SELECT pg_advisory_unlock(:k)")
+            args: dict[str, Any] = {"k": key}
+        else:
+            name = f"llmops.sweep.{key & 0xFFFFFFFF:08x}"
+            conn.execute(sqlalchemy.text("SELECT GET_LOCK(:n, 600)"), {"n": name})
+            release = sqlalchemy.text("SELECT RELEASE_LOCK(:n)")
+            args = {"n": name}
+        try:
+            yield
+        finally:
+            conn.execute(release, args)
+            conn.commit()
+
+
+_ENGINES: dict[str, Any] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _lock_engine(url: str) -> Any:
+    """One small engine per server URL for the queue locks (never the storage's own)."""
+    import sqlalchemy
+
+    with _ENGINES_LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = sqlalchemy.create_engine(
+                url, pool_size=2, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+            )
+        return _ENGINES[url]
