@@ -279,6 +279,10 @@ def _kernels(
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "LLMOPS_PIPELINE": pipeline.name,
         "LLMOPS_PIPELINE_RUN_ID": record.id or "",
+        # transformers' and the hub's bars (e.g. "Loading weights") use tqdm.auto, a widget in
+        # any kernel; no one watches a stage kernel live, and a saved widget reads "Error
+        # displaying widget" once the kernel is gone. Our own stages go plain by themselves.
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     }
     return Kernels(
         env=env,

@@ -9,7 +9,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from llmops_magics import pipelines
+from llmops_magics import pipelines, tracking
 from llmops_magics.pipelines import PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,9 @@ def test_demo_pipeline_is_valid():
     assert demo.stages["feedback_report"].upstream == ["finetune", "evaluate"]
 
 
-def test_the_stage_templates_run_as_a_pipeline(tmp_path, fresh_workspace, tiny_model):
+def test_the_stage_templates_run_as_a_pipeline(
+    tmp_path, fresh_workspace, tiny_model, widget_outputs
+):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(
         (ROOT / "pipelines" / "demo.yaml")
@@ -113,16 +115,18 @@ def test_the_stage_templates_run_as_a_pipeline(tmp_path, fresh_workspace, tiny_m
     assert out["feedback_report"]["ratings"] == 0
     assert json.loads(Path(out["feedback_report"]["report_path"]).read_text()) is not None
     # lineage: the fine-tune run points back at this pipeline run
-    import mlflow
-
-    run = mlflow.MlflowClient().get_run(out["finetune"]["run_id"])
-    assert run.data.tags["llmops.pipeline.run_id"] == result.run_id
+    run = tracking.tracker().get_run(out["finetune"]["run_id"], stage="finetune")
+    assert run.data.tags[tracking.PIPELINE_RUN] == result.run_id
+    assert run.data.tags[tracking.PIPELINE_STAGE] == "finetune"
+    # the stage kernels are plain: no panel or widget bar is left in an executed notebook
+    shown = {s.name: widget_outputs(s.notebook) for s in result.stages}
+    assert shown == {s.name: [] for s in result.stages}
     # run again: every stage from the cache, same outputs
     again = pipelines.run_pipeline(spec, params=small, progress=False, log=lambda m: None)
     assert again.cached == result.executed and again.outputs == result.outputs
 
 
-def test_sweep_template_runs(tmp_path, fresh_workspace, tiny_model):
+def test_sweep_template_runs(tmp_path, fresh_workspace, tiny_model, widget_outputs):
     frame = pd.DataFrame(
         {
             "question": [f"What is {i} plus one?" for i in range(12)],
@@ -140,3 +144,4 @@ def test_sweep_template_runs(tmp_path, fresh_workspace, tiny_model):
     out = result.outputs["sweep"]
     assert out["model_spec"].startswith("run:") and set(out["best_params"]) == {"lr", "lora_r"}
     assert result.metrics["sweep.best_eval_loss"] > 0
+    assert widget_outputs(result.stage("sweep").notebook) == []  # no sweep board in papermill
