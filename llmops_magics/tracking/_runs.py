@@ -336,6 +336,7 @@ class Tracker:
         """
         stages = [stage] if isinstance(stage, str) else list(stage or [])
         what = " or ".join(stages) + " run" if stages else "run"
+        article = "an" if what[0] in "aeiou" else "a"
         default_hint = (
             f'List them with %llmops runs --filter "{_t.filter_stage(stages[0])}".'
             if stages
@@ -355,7 +356,7 @@ class Tracker:
             raise fail(f"No {what} {run_id!r} in the workspace store ({self.uri}).") from exc
         found = run.data.tags.get(_t.STAGE)
         if stages and found not in stages:
-            raise fail(f"Run {run_id} is not a {what} (its stage is {found!r}).")
+            raise fail(f"Run {run_id} is not {article} {what} (its stage is {found!r}).")
         return run
 
     def find_runs(

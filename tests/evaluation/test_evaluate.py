@@ -107,7 +107,7 @@ def test_paired_bootstrap_against_a_past_run(workspace, scored_frame, tiny_model
         evaluate(df, prediction_col="good", metrics="f1", baseline="0" * 32, track=False)
     # a run of another stage is not a baseline
     gen = models.generate(["hi"], model=str(tiny_model), max_new_tokens=2)
-    with pytest.raises(EvaluationError, match=r"is not an? eval run \(its stage is 'generate'"):
+    with pytest.raises(EvaluationError, match=r"is not an eval run \(its stage is 'generate'"):
         evaluate(df, prediction_col="good", baseline=gen.run_id, track=False)
 
 

@@ -49,7 +49,7 @@ def test_get_run_errors_say_what_is_wrong(fresh_workspace):
         pass
     with pytest.raises(tracking.RunNotFoundError, match="No eval run 'nope'"):
         t.get_run("nope", stage="eval")
-    with pytest.raises(tracking.RunNotFoundError, match="is not a eval or prep run"):
+    with pytest.raises(tracking.RunNotFoundError, match="is not an eval or prep run"):
         t.get_run(run.id, stage=("eval", "prep"))
 
     class StageError(LlmopsError):
