@@ -90,8 +90,9 @@ def train(
         Run id, ``run:<id>`` spec, status, losses, history and where the adapter is.
     """
     prepared = prepare(config, data, eval_data)
+    view = channel("finetune", progress, plain=TrainingLog)
     run = start_run(tracking.tracker(), prepared, name=run_name, parent=parent_run_id, tags=tags)
-    return _execute(prepared, run, callbacks=callbacks, progress=progress)
+    return _execute(prepared, run, view, callbacks=callbacks)
 
 
 def resume(
@@ -120,30 +121,29 @@ def resume(
     saved = SavedRun.load(root)
     saved.check_same(run_id, data, eval_data)
     prepared = prepare(saved.config, saved.train, saved.evals)
+    view = channel("finetune", progress, plain=TrainingLog)
     handle = reopen_run(tracker, run_id, checkpoint)
-    return _execute(prepared, handle, callbacks=callbacks, progress=progress, checkpoint=checkpoint)
+    return _execute(prepared, handle, view, callbacks=callbacks, checkpoint=checkpoint)
 
 
 def _execute(
     prepared: Prepared,
     run: StageRun,
+    view: Progress,
     *,
     callbacks: Sequence[Any] | None = None,
-    progress: ProgressOption = None,
     checkpoint: Path | None = None,
 ) -> FineTuneResult:
     """Train (from ``checkpoint`` when resuming) and close the run; any failure ends it FAILED."""
     config = prepared.config
     precision = resolve_precision(config.precision, hidden_size=hidden_size(prepared.ref.path))
-    view = channel("finetune", progress, plain=TrainingLog)
     history: list[dict[str, Any]] = []
+    root = checkpoint_root(run.id)
     with run:
         if checkpoint is None:
-            SavedRun(config, prepared.train_frame, prepared.eval_frame).save(
-                checkpoint_root(run.id)
-            )
+            SavedRun(config, prepared.train_frame, prepared.eval_frame).save(root)
         steps, interrupt = StepLog(run, view, history), Interrupt()
-        args = training_args(prepared, checkpoint_root(run.id), precision)
+        args = training_args(prepared, root, precision)
         trainer = prepared.make_trainer(
             args, [tracking_callback(steps, interrupt), *(callbacks or [])]
         )

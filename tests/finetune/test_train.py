@@ -152,6 +152,14 @@ def test_a_failure_ends_the_run_failed_with_its_error(pairs, ft_config, workspac
     assert "out of memory" in run.data.tags[tracking.ERROR]
 
 
+def test_a_bad_progress_option_starts_no_run(pairs, ft_config, workspace):
+    t = tracking.tracker()
+    before = len(t.find_runs(stage="finetune"))
+    with pytest.raises(ValueError, match="progress must be"):
+        finetune.train(ft_config(max_steps=1), pairs(), progress="loud")
+    assert len(t.find_runs(stage="finetune")) == before
+
+
 def test_plain_progress_prints_log_lines(pairs, ft_config, workspace, capsys):
     finetune.train(ft_config(max_steps=4, eval_steps=2), pairs(), pairs(4), progress="plain")
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[sft ")]
