@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from llmops_magics import tracking
 from llmops_magics.feedback._errors import FeedbackError, RaterNameError, RatingError
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
 #: the kinds of rating: 1-5 stars, thumbs up/down, A/B preference, one of a set of labels
 MODES = ("stars", "thumbs", "pairwise", "label")
 #: ratings are the assessments whose name starts with this (``llmops.stars``...)
-PREFIX = "llmops."
+PREFIX = tracking.PREFIX
 _RATER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 _PAIRWISE = {"a": "a", "b": "b", "tie": "tie", "both_bad": "both_bad", "both bad": "both_bad"}
 _THUMBS = {"up": "up", "down": "down", "+1": "up", "-1": "down", "👍": "up", "👎": "down"}
