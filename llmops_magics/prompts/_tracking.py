@@ -185,10 +185,9 @@ def _trace_row(
     )
     for s in steps:
         cell = s.cells[i]
-        span = _child_span(
-            tracker,
-            root,
+        span = traces.span(
             s.name,
+            parent=root,
             inputs={"prompt": s.prompts[i]},
             attributes={
                 "prompt_uri": f"prompts:/{s.name}/{s.version}",
@@ -208,34 +207,6 @@ def _trace_row(
     root.end(outputs={"output": steps[-1].cells[i].gen.output}, end_time_ns=steps[-1].end_ns + 1)
     _drain(traces, i)
     return str(root.trace_id)
-
-
-def _child_span(
-    tracker: tracking.Tracker,
-    parent: Any,
-    name: str,
-    *,
-    inputs: Any,
-    attributes: dict[str, Any],
-    start_time_ns: int,
-) -> Any:
-    """An LLM span under ``parent``; call ``.end(...)`` on it.
-
-    Why not ``tracker.traces.span(..., parent=parent)``: it passes the experiment id for child
-    spans too, and MLflow 3.17 (``tracing.provider.start_detached_span``) then fails on a child
-    span (``'_Span' object has no attribute '_span'``) and leaves a corrupted trace.
-    ``MlflowClient.start_span`` makes the same child span without it. Go back to
-    ``traces.span`` once ``Traces.span`` passes ``experiment_id`` for root spans only.
-    """
-    return tracker.client.start_span(
-        name,
-        trace_id=parent.trace_id,
-        parent_id=parent.span_id,
-        span_type="LLM",
-        inputs=inputs,
-        attributes=attributes,
-        start_time_ns=start_time_ns,
-    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -70,7 +70,8 @@ class Traces:
             attributes=dict(attributes or {}),
             tags=None if parent is not None else dict(tags or {}),
             metadata=metadata,
-            experiment_id=self.tracker.experiment_id,
+            # a child span belongs to its parent's trace; MLflow fails on an experiment id there
+            experiment_id=self.tracker.experiment_id if parent is None else None,
             start_time_ns=start_time_ns,
         )
 

@@ -37,3 +37,16 @@ def test_prompt_versions_are_registered_and_linked(fresh_workspace):
     assert t.prompts.names() == ["qa"]
     with t.start_run("prompt") as run:
         t.prompts.link(run.id, "prompts:/qa/2")
+
+
+def test_child_spans_join_their_parents_trace(fresh_workspace):
+    t = tracking.tracker()
+    with t.start_run("chain") as run:
+        root = t.traces.span("chain", span_type="CHAIN", inputs={"x": 1}, run_id=run.id)
+        child = t.traces.span("step", inputs={"x": 1}, parent=root)
+        child.end(outputs={"y": 2})
+        root.end(outputs={"y": 2})
+    t.traces.flush()
+    (trace,) = t.traces.search(run_id=run.id, include_spans=True)
+    assert trace.info.trace_id == root.trace_id == child.trace_id
+    assert sorted(s.name for s in trace.data.spans) == ["chain", "step"]
