@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmops_magics.errors import LlmopsError
-from llmops_magics.magics._commands import (
+from llmops_magics.magics import (
     COMMANDS,
     Context,
     Settings,

@@ -81,9 +81,10 @@ def merge(spec: str, out: str | os.PathLike[str], *, overwrite: bool = False) ->
     base_ref = models.resolve(ref.base)
     start = time.perf_counter()
     kwargs = {"local_files_only": True, "trust_remote_code": False}
-    base = AutoModelForCausalLM.from_pretrained(base_ref.path, dtype=torch.float32, **kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(base_ref.path, **kwargs)
-    merged = PeftModel.from_pretrained(base, str(ref.path)).merge_and_unload()
+    with models.without_hf_bars():
+        base = AutoModelForCausalLM.from_pretrained(base_ref.path, dtype=torch.float32, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(base_ref.path, **kwargs)
+        merged = PeftModel.from_pretrained(base, str(ref.path)).merge_and_unload()
     with atomic_dir(dest) as tmp:
         merged.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))

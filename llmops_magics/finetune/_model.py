@@ -125,16 +125,19 @@ def load_model(config: FineTuneConfig, ref: Any) -> tuple[Any, Any]:
     """The base model (in the run's precision, or 4-bit for QLoRA) and its tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from llmops_magics.models import without_hf_bars
+
     kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if config.quantize == "4bit":
-        return _load_4bit(ref, kwargs), tokenizer
-    precision = resolve_precision(config.precision, hidden_size=hidden_size(ref.path))
-    model = AutoModelForCausalLM.from_pretrained(
-        ref.path, **model_kwargs(precision, config.max_length), **kwargs
-    )
+    with without_hf_bars():
+        if config.quantize == "4bit":
+            return _load_4bit(ref, kwargs), tokenizer
+        precision = resolve_precision(config.precision, hidden_size=hidden_size(ref.path))
+        model = AutoModelForCausalLM.from_pretrained(
+            ref.path, **model_kwargs(precision, config.max_length), **kwargs
+        )
     return model, tokenizer
 
 

@@ -13,7 +13,14 @@ from llmops_magics.models._generate import (
     generate,
     render_prompt,
 )
-from llmops_magics.models._load import LoadedModel, ModelList, clear_cache, list_models, load
+from llmops_magics.models._load import (
+    LoadedModel,
+    ModelList,
+    clear_cache,
+    list_models,
+    load,
+    without_hf_bars,
+)
 from llmops_magics.models._sources import (
     EmbeddedModel,
     ModelRef,
@@ -46,6 +53,7 @@ __all__ = [
     "resolve",
     "sources",
     "weights_hash",
+    "without_hf_bars",
 ]
 
 from llmops_magics.models._runs import RunSource

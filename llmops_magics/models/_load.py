@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,14 @@ from llmops_magics.results import Result
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LoadedModel", "ModelList", "clear_cache", "list_models", "load"]
+__all__ = [
+    "LoadedModel",
+    "ModelList",
+    "clear_cache",
+    "list_models",
+    "load",
+    "without_hf_bars",
+]
 
 _MAX_LOADED = 2
 _LOADED: OrderedDict[tuple[str, int, str, str], LoadedModel] = OrderedDict()
@@ -62,6 +71,24 @@ _ADAPTERS: dict[tuple[str, int, tuple[str, int, str, str]], LoadedModel] = {}
 load_counts: dict[str, int] = {}
 
 
+@contextlib.contextmanager
+def without_hf_bars() -> Iterator[None]:
+    """Silence transformers' own progress bars ("Loading weights") while a model loads.
+
+    A local model loads in about a second; in a notebook its bar is a tqdm widget that stays
+    behind as a dead output (and papermill kernels store it in the executed notebook).
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load(spec: str, *, dtype: str = "float32", device: str | None = None) -> LoadedModel:
     """Resolve ``spec`` and load the model and tokenizer (the last two stay in memory).
 
@@ -100,10 +127,11 @@ def _load_base(ref: ModelRef, dtype: str, device: str | None) -> LoadedModel:
 
     start = time.perf_counter()
     kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
-    tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
-    model: Any = AutoModelForCausalLM.from_pretrained(
-        ref.path, dtype=getattr(torch, dtype), **kwargs
-    )
+    with without_hf_bars():
+        tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            ref.path, dtype=getattr(torch, dtype), **kwargs
+        )
     try:
         model = model.to(torch.device(device))
     except (RuntimeError, AssertionError) as exc:
