@@ -71,6 +71,7 @@ def option(
     parse: Callable[[str], Any] | None = None,
     hint: str | None = None,
     example: tuple[str, Any] | None = None,
+    repeat: bool = False,
 ) -> Any:
     """A config field with the metadata that validates it and makes its flag.
 
@@ -99,6 +100,9 @@ def option(
     example
         For a ``parse`` flag: a command-line text and the value it gives (the contract test
         parses it).
+    repeat
+        For a list field: the flag takes one value and may be repeated (``-m a -m b``) instead
+        of taking several words.
     """
     metadata = {
         "help": help,
@@ -114,6 +118,7 @@ def option(
         "parse": parse,
         "hint": hint,
         "example": example,
+        "repeat": repeat,
     }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
@@ -341,7 +346,10 @@ def _argument(cls: type, f: dataclasses.Field[Any]) -> dict[str, Any]:
     if meta.get("parse") is not None:
         kwargs["type"] = meta["parse"]
     elif element is not None:
-        kwargs["nargs"] = "+"
+        if meta.get("repeat"):
+            kwargs["action"] = "append"
+        else:
+            kwargs["nargs"] = "+"
         kwargs["type"] = element if element in (int, float, str) else str
     elif tp in (int, float, str):
         kwargs["type"] = tp

@@ -20,6 +20,7 @@ class Demo(Config):
     track: bool = option(True, help="log a run")
     quantize: Literal["none", "4bit"] = option("none", help="QLoRA", shortcuts={"--qlora": "4bit"})
     name: str | None = option(None, help="a name", short="-n")
+    models: list[str] | None = option(None, help="models", short="-m", repeat=True)
 
     def check(self) -> None:
         if self.name == "bad" and self.steps > 1:
@@ -72,7 +73,9 @@ def test_flags_parse_into_fields_and_only_given_ones_are_returned():
         "track",
         "quantize",
         "name",
+        "models",
     ]
+    assert given(parser.parse_args(["-m", "a", "--models", "b"]), Demo) == {"models": ["a", "b"]}
     ns = parser.parse_args(
         ["--steps", "5", "--modules", "a", "b", "--no-chat", "--qlora", "-n", "x"]
     )

@@ -8,12 +8,14 @@ notebook (:mod:`llmops_magics.magics`) and the shell (:mod:`llmops_magics.cli`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from llmops_magics._registry import Registry
-from llmops_magics.config import add_arguments, given
+from llmops_magics.config import Config, ConfigError, add_arguments, flag_name, given
 
 __all__ = [
     "COMMANDS",
@@ -23,8 +25,13 @@ __all__ = [
     "UsageProblem",
     "build_parser",
     "command",
+    "flag_errors",
+    "from_flags",
     "generation_params",
 ]
+
+
+C = TypeVar("C", bound=Config)
 
 
 class UsageProblem(Exception):
@@ -192,13 +199,36 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-track", action="store_true", help="do not log a run and traces")
 
 
+@contextlib.contextmanager
+def flag_errors(*classes: type[Config]) -> Iterator[None]:
+    """Turn a config error met while building configs from flags into bad usage that names
+    the flag (``--bootstrap: bootstrap=-5 is out of range...``)."""
+    try:
+        yield
+    except ConfigError as exc:
+        flags = {f.name: flag_name(f) for cls in classes for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        where = flags.get(exc.field)
+        raise UsageProblem(f"{where}: {exc}" if where else str(exc)) from None
+
+
+def from_flags(cls: type[C], args: argparse.Namespace, *, prefix: str = "", **base: Any) -> C:
+    """``cls`` built from ``base`` values and the flags given on top; bad values are bad usage
+    that names the flag."""
+    with flag_errors(cls):
+        return cls(**(base | given(args, cls, prefix=prefix)))
+
+
 def generation_params(args: argparse.Namespace, settings: Settings) -> Any:
     """The :class:`~llmops_magics.models.GenerationParams` of the generation flags given, on top
     of the session's defaults (``%config LlmopsMagics.max_new_tokens`` and ``batch_size``)."""
     from llmops_magics.models import GenerationParams
 
-    base = {"max_new_tokens": settings.max_new_tokens, "batch_size": settings.batch_size}
-    return GenerationParams(**(base | given(args, GenerationParams)))
+    return from_flags(
+        GenerationParams,
+        args,
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.batch_size,
+    )
 
 
 @command(

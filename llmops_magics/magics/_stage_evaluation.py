@@ -9,11 +9,16 @@ return its result object. The options of ``eval`` are generated from
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
-from llmops_magics.config import ConfigError, add_arguments, flag_name, given
-from llmops_magics.magics._commands import Context, UsageProblem, command, generation_params
+from llmops_magics.config import add_arguments, given
+from llmops_magics.magics._commands import (
+    Context,
+    UsageProblem,
+    command,
+    flag_errors,
+    generation_params,
+)
 
 __all__: list[str] = []
 
@@ -37,15 +42,6 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     add_arguments(p.add_argument_group("generation"), GenerationParams, include=_GENERATION)
 
 
-def _flag_error(exc: ConfigError, *classes: type) -> UsageProblem:
-    """A config error met while building from flags, as bad usage naming the flag."""
-    for cls in classes:
-        for f in dataclasses.fields(cls):
-            if f.name == exc.field:
-                return UsageProblem(f"{flag_name(f)}: {exc}")
-    return UsageProblem(str(exc))
-
-
 @command(
     "eval",
     "score models or predictions: BLEU, ROUGE, chrF, F1, EM, perplexity, intervals, baselines",
@@ -58,11 +54,9 @@ def _eval(args: argparse.Namespace, ctx: Context) -> Any:
     models = args.model
     if models is None and args.prediction_col is None:
         models = [ctx.settings.default_model]
-    try:
+    with flag_errors(evaluation.EvalConfig, GenerationParams):
         config = evaluation.EvalConfig(models=models or [], **given(args, evaluation.EvalConfig))
         params = generation_params(args, ctx.settings)
-    except ConfigError as exc:
-        raise _flag_error(exc, evaluation.EvalConfig, GenerationParams) from None
     return evaluation.evaluate(ctx.frame(args.data), config=config, params=params)
 
 

@@ -48,6 +48,8 @@ def _sample(cls: type, f: dataclasses.Field) -> tuple[list[str], object]:
     element = typing.get_args(tp)[0] if typing.get_origin(tp) in (list, tuple) else None
     if element is not None:
         values = [element(3), element(4)] if element in (int, float) else ["a_b", "c"]
+        if f.metadata.get("repeat"):
+            return [word for v in values for word in (flag, str(v))], values
         return [flag, *map(str, values)], values
     if tp is int:
         return [flag, "7"], 7
