@@ -31,6 +31,7 @@ __all__ = [
     "Silent",
     "add_view_provider",
     "channel",
+    "format_duration",
     "has_frontend",
     "live_kinds",
     "panel_for",
@@ -70,7 +71,8 @@ class Silent:
         """Ignore the end."""
 
 
-def _fmt_time(seconds: Any) -> str:
+def format_duration(seconds: Any) -> str:
+    """Seconds as ``m:ss`` (or ``1h05m``); ``?`` when unknown (None, NaN, infinite)."""
     if seconds is None or not isinstance(seconds, int | float) or not math.isfinite(seconds):
         return "?"
     seconds = round(seconds)

@@ -36,6 +36,14 @@ class Result:
         """The result as a table."""
         raise NotImplementedError
 
+    def fields_frame(self) -> pd.DataFrame:
+        """The fields as a two-column table (``field``, ``value``), for results that are a
+        single record."""
+        import pandas as pd
+
+        data = self.to_dict()
+        return pd.DataFrame({"field": list(data), "value": [str(v) for v in data.values()]})
+
     def _summary(self) -> str:
         """One line that heads the rendered result."""
         return self._title

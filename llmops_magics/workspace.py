@@ -112,9 +112,7 @@ class WorkspaceInfo(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """The fields as a two-column table."""
-        import pandas as pd
-
-        return pd.DataFrame({"field": list(self.to_dict()), "value": list(self.to_dict().values())})
+        return self.fields_frame()
 
     def __repr__(self) -> str:
         state = "" if self.exists else " (not created yet: the first tracked command creates it)"

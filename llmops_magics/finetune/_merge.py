@@ -34,10 +34,7 @@ class MergeResult(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """The fields as a two-column table."""
-        import pandas as pd
-
-        data = self.to_dict()
-        return pd.DataFrame({"field": list(data), "value": [str(v) for v in data.values()]})
+        return self.fields_frame()
 
     def _summary(self) -> str:
         return (

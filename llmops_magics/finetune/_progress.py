@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from llmops_magics.progress import LineProgress
+from llmops_magics.progress import LineProgress, format_duration
 
 __all__ = ["TrainingLog"]
 
@@ -19,15 +19,6 @@ def _fmt_loss(value: Any) -> str:
     return (
         "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
     )
-
-
-def _fmt_time(seconds: Any) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    seconds = round(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class TrainingLog(LineProgress):
@@ -55,5 +46,5 @@ class TrainingLog(LineProgress):
             parts.append(f"eval_loss {_fmt_loss(info['eval_loss'])}")
         if info.get("tokens_per_s"):
             parts.append(f"{info['tokens_per_s']:.0f} tok/s")
-        parts.append(f"left {_fmt_time(info.get('eta_s'))}")
+        parts.append(f"left {format_duration(info.get('eta_s'))}")
         return parts

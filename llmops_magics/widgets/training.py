@@ -13,16 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from llmops_magics.progress import format_duration
+
 __all__ = ["TrainingPanel"]
-
-
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    seconds = round(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _fmt(value: Any, spec: str = ".4f") -> str:
@@ -96,7 +89,7 @@ class TrainingPanel:
         speed = info.get("tokens_per_s")
         self.status.value = (
             f"<b>{self.title}</b> · step {step}/{self.total} · loss {last_train} · "
-            f"eval {last_eval} · {speed or 0:.0f} tok/s · left {_fmt_time(info.get('eta_s'))}"
+            f"eval {last_eval} · {speed or 0:.0f} tok/s · left {format_duration(info.get('eta_s'))}"
         )
         now = time.perf_counter()
         if forced or step >= self.total or now - self._last_draw >= self.redraw_every_s:
