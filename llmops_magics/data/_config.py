@@ -127,7 +127,12 @@ class Recipe(Config):
     """Every choice :func:`~llmops_magics.data.prepare` makes, as JSON-able data;
     ``apply(recipe, df)`` redoes it."""
 
-    text: list[str] = option(default_factory=list, help="the text columns to clean", cli=False)
+    text: list[str] = option(
+        default_factory=list,
+        help="a text column to clean (repeat for several)",
+        repeat=True,
+        metavar="COL",
+    )
     normalize: str | None = option(  # type: ignore[assignment]  # see __post_init__
         "NFKC",
         help="unicode form NFC/NFKC/NFD/NFKD or none",

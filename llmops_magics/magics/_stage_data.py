@@ -9,26 +9,12 @@ declared here name the data. Import stage modules inside the functions, never at
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from llmops_magics.config import Config, ConfigError, add_arguments, flag_name, given
-from llmops_magics.magics._commands import Context, UsageProblem, command
+from llmops_magics.config import add_arguments, given
+from llmops_magics.magics._commands import Context, UsageProblem, command, from_flags
 
 __all__: list[str] = []
-
-C = TypeVar("C", bound=Config)
-
-
-def _config(cls: type[C], values: Mapping[str, Any]) -> C:
-    """``cls(**values)``; a value out of range is bad usage that names its flag."""
-    try:
-        return cls(**values)
-    except ConfigError as exc:
-        flags = {f.name: flag_name(f) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        where = flags.get(exc.field, "--" + exc.field.replace("_", "-"))
-        raise UsageProblem(f"{where}: {exc}") from None
 
 
 # --- eda -----------------------------------------------------------------------------------
@@ -53,14 +39,13 @@ def _eda(args: argparse.Namespace, ctx: Context) -> Any:
 
     if args.against_text and not args.against:
         raise UsageProblem("--against-text goes with --against DF2")
-    options = given(args, data.EdaConfig)
-    if options.get("max_tokens") is not None and options.get("model") is None:
-        options["model"] = ctx.settings.default_model
+    # a truncation rate needs a tokenizer: the session's default model unless --model is given
+    base = {"model": ctx.settings.default_model} if args.max_tokens is not None else {}
     report = data.profile(
         ctx.frame(args.df),
         args.text,
         args.label,
-        config=_config(data.EdaConfig, options),
+        config=from_flags(data.EdaConfig, args, **base),
         against=ctx.frame(args.against) if args.against else None,
         against_text=args.against_text,
         log=not args.no_log,
@@ -101,16 +86,12 @@ def _prep_args(p: argparse.ArgumentParser) -> None:
     from llmops_magics.data import Recipe
 
     p.add_argument("df", metavar="DF", help="a DataFrame variable (CLI: a CSV/JSONL file)")
-    p.add_argument(
-        "--text",
-        metavar="COL",
-        action="append",
-        help="a text column to clean (repeat for several); not needed with --recipe",
-    )
+    help_text = {"text": "a text column to clean (repeat for several); not needed with --recipe"}
+    add_arguments(p, Recipe, include=["text"], help_overrides=help_text)
     p.add_argument("--recipe", metavar="PATH", help="redo a saved recipe.json (or its folder)")
     for title, names in _PREP_GROUPS.items():
         add_arguments(p.add_argument_group(title), Recipe, include=names)
-    grouped = {name for names in _PREP_GROUPS.values() for name in names}
+    grouped = {"text"} | {name for names in _PREP_GROUPS.values() for name in names}
     add_arguments(p, Recipe, exclude=grouped)
     p.add_argument("--save", metavar="DIR", help="also write the splits and recipe here")
     p.add_argument("--overwrite", action="store_true", help="with --save: replace DIR")
@@ -132,11 +113,10 @@ def _prep(args: argparse.Namespace, ctx: Context) -> Any:
     else:
         if not args.text:
             raise UsageProblem("give --text COL (the column to clean) or --recipe PATH")
-        if options.get("model") is None and (
-            options.get("max_tokens") is not None or options.get("prompt") is not None
-        ):
-            options["model"] = ctx.settings.default_model
-        recipe = _config(data.Recipe, {"text": args.text} | options)
+        # tokens and chat formatting need a model: the session's default unless -m is given
+        needs_model = args.max_tokens is not None or args.prompt is not None
+        base = {"model": ctx.settings.default_model} if needs_model else {}
+        recipe = from_flags(data.Recipe, args, **base)
         result = data.prepare(frame, recipe=recipe, log=not args.no_log, name=args.df)
     if args.save:
         result.save(args.save, overwrite=args.overwrite)

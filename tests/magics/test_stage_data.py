@@ -97,6 +97,7 @@ EDA_FLAGS = {
     "top": (["--top", "3"], 3),
 }
 PREP_FLAGS = {
+    "text": (["--text", "u"], ["t", "u"]),
     "normalize": (["--normalize", "none"], None),
     "strip_html": (["--keep-html"], False),
     "collapse_whitespace": (["--keep-whitespace"], False),
