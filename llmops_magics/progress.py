@@ -150,12 +150,12 @@ class BarProgress:
         """Move the bar to ``info["step"]``; other figures go in its postfix."""
         if self.bar is None:
             return
+        extra = {k: _fmt_value(v) for k, v in info.items() if k != "step" and v is not None}
+        if extra:  # before the move, so the redraw shows this step's figures
+            self.bar.set_postfix(extra, refresh=False)
         step = info.get("step")
         if step is not None:
             self.bar.update(int(step) - self.bar.n)
-        extra = {k: _fmt_value(v) for k, v in info.items() if k != "step" and v is not None}
-        if extra:
-            self.bar.set_postfix(extra, refresh=False)
 
     def finish(self, status: str = "finished", message: str = "") -> None:
         """Close the bar."""
