@@ -142,7 +142,9 @@ class SweepConfig(Config):
             self.metric = "eval_loss" if self.finetunes else "value"
         if self.space or not isinstance(self.space, dict):
             known = tunable_fields() if self.finetunes else None
-            self.space = parse_space(self.space, known=known).to_dict()
+            # by name, as stored (JSON with sorted keys): every worker suggests the parameters
+            # in one order, so a seeded sampler draws the same values in each
+            self.space = dict(sorted(parse_space(self.space, known=known).to_dict().items()))
 
     def check(self) -> None:
         """Rules between fields: a grid for the grid sampler, and (for a fine-tuning sweep)

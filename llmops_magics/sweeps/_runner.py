@@ -137,8 +137,7 @@ def run(
     found, config, storage_obj = _open(study, storage, storage_obj, new, given, space, data)
     parent, config = open_parent(config, found.study_name, storage_obj.url, owned=n_jobs > 0)
     store_config(found, config)
-    fill_slots(found, config)
-    return _drive(found, config, objective, n_jobs, progress, storage_obj, parent=parent)
+    return _drive(found, config, objective, n_jobs, progress, storage_obj, parent=parent, fill=True)
 
 
 def worker(
@@ -335,10 +334,14 @@ def _drive(
     storage: Any,
     *,
     parent: Any,
+    fill: bool = False,
 ) -> SweepResult:
-    """Run this process's share of the trials, report progress and return the result."""
+    """Run this process's share of the trials (after queueing the missing ones when ``fill``),
+    report progress and return the result."""
     objective = _objective_of(study, config, objective)
-    use_settings(study, config)
+    use_settings(study, config)  # seeded by the trials so far: before the new slots
+    if fill:
+        fill_slots(study, config)
     if n_jobs == 0:  # only queued: workers run the trials
         return SweepResult.from_study(study, storage_url=storage.url)
     view = _view(progress)
