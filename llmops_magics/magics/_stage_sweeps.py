@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from llmops_magics.config import add_arguments, flag_name, given
-from llmops_magics.magics._commands import Context, UsageProblem, command
+from llmops_magics.magics._commands import Context, UsageProblem, command, flag_errors
 
 __all__: list[str] = []
 
@@ -101,8 +101,19 @@ def _sweep(args: argparse.Namespace, ctx: Context) -> Any:
         raise UsageProblem("--n-jobs must be at least 1 (0, for a sweep: only queue the trials)")
     options = given(args, sweeps.SweepConfig, prefix="sweep_")
     fixed = given(args, FineTuneConfig, prefix="ft_")
-    if args.action == "worker":
-        return _worker(args, options, fixed)
+    # a bad value of a flag is bad usage that names the flag (--lora-alpha: lora_alpha=0 ...)
+    with flag_errors(sweeps.SweepConfig, FineTuneConfig):
+        sweeps.SweepConfig(**options)
+        if args.action == "worker":
+            return _worker(args, options, fixed)
+        return _run(args, ctx, options, fixed)
+
+
+def _run(
+    args: argparse.Namespace, ctx: Context, options: dict[str, Any], fixed: dict[str, Any]
+) -> Any:
+    from llmops_magics import sweeps
+
     space = args.space or None
     if space is None and not args.study:
         raise UsageProblem(

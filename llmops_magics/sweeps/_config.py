@@ -166,9 +166,9 @@ class SweepConfig(Config):
                 hint=f"Fine-tune settings: {', '.join(known)}.",
             )
         clash = sorted(set(self.space) & set(self.fixed))
-        if clash:
+        if clash:  # the error names the fine-tune setting (its flag, in the magic)
             self.fail(
-                "fixed",
+                clash[0],
                 f"{clash[0]!r} is both in the search space and fixed.",
                 hint="Tune it or fix it, not both.",
             )

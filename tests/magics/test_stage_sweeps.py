@@ -7,8 +7,7 @@ from IPython.core.error import UsageError
 
 from llmops_magics import sweeps
 from llmops_magics.errors import LlmopsError
-from llmops_magics.finetune import FineTuneConfigError
-from llmops_magics.sweeps import SpaceError, SweepConfig, SweepConfigError
+from llmops_magics.sweeps import SpaceError, SweepConfig
 
 SPACE = '--space "lr=loguniform(1e-4,1e-2)" --prompt-col question --response-col answer'
 
@@ -60,17 +59,22 @@ def test_lora_alpha_32_is_a_fixed_setting(ip, chat_frame):
         ip.run_line_magic("llmops", f"sweep --data df {SPACE} --lora-alpha 32.5")
 
 
-def test_a_bad_option_names_its_field(ip, chat_frame):
+def test_a_bad_option_names_its_flag_and_field(ip, chat_frame):
     ip.user_ns["df"] = chat_frame
-    with pytest.raises(FineTuneConfigError) as info:
-        ip.run_line_magic("llmops", f"sweep --data df {SPACE} --lora-alpha 0 --study bad-1")
-    assert info.value.field == "lora_alpha" and "lora_alpha=0 is out of range" in str(info.value)
-    with pytest.raises(SweepConfigError) as sweep_info:
-        ip.run_line_magic("llmops", f"sweep --data df {SPACE} --trials 0 --study bad-2")
-    assert sweep_info.value.field == "trials"
-    with pytest.raises(SweepConfigError) as sweep_info:
-        ip.run_line_magic("llmops", f"sweep --data df {SPACE} --heartbeat 0 --study bad-3")
-    assert sweep_info.value.field == "heartbeat"
+    bad = {
+        "--lora-alpha 0": "--lora-alpha: lora_alpha=0 is out of range: it must be in [1, 4096]",
+        "--lora-dropout 1": "--lora-dropout: lora_dropout=1.0 is out of range",
+        "--lr 0.1": "--lr: 'lr' is both in the search space and fixed.",
+        "--trials 0": "--trials: trials=0 is out of range: it must be at least 1",
+        "--heartbeat 0": "--heartbeat: heartbeat=0 is out of range",
+        "--eval-split 1": "--eval-split: eval_split=1.0 is out of range",
+    }
+    for flag, words in bad.items():
+        with pytest.raises(UsageError) as info:
+            ip.run_line_magic("llmops", f"sweep --data df {SPACE} {flag} --study bad")
+        assert str(info.value).startswith(f"%llmops sweep: {words}"), str(info.value)
+    with pytest.raises(UsageError, match="^%llmops sweep: --heartbeat: heartbeat=0"):
+        ip.run_line_magic("llmops", "sweep worker --study bad --heartbeat 0")
     for flag in ("--lora-alpha 32", "--trials 3", "--model smollm2", "--sampler random"):
         with pytest.raises(UsageError, match=f"drop {flag.split()[0]}"):
             ip.run_line_magic("llmops", f"sweep worker --study s {flag}")

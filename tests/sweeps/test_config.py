@@ -45,6 +45,7 @@ def test_round_trip_and_defaults():
         ({"heartbeat": 0}, "heartbeat", "at least 1"),
         ({"seed": 1.5}, "seed", "seed must be an integer"),
         ({"fixed": {"max_stepz": 3}}, "fixed", "Unknown fine-tune setting 'max_stepz'"),
+        ({"space": "lr=uniform(0,1)", "fixed": {"lr": 0.1}}, "lr", "'lr' is both in the"),
     ],
 )
 def test_errors_name_the_field(fields, field, words):
