@@ -80,7 +80,9 @@ def click_latency(root: Path, n: int) -> None:
     ]
     con.close()
 
-    mlflow = workspace._mlflow()
+    import mlflow  # the baseline: MLflow's own call (the tracker pointed it at the workspace)
+
+    workspace.experiment_id()
     from mlflow.entities import AssessmentSource
 
     source = AssessmentSource(source_type="HUMAN", source_id="baseline")

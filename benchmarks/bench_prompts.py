@@ -158,7 +158,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _line("   ratio", f"{reload_s / switch:.0f}x (base read {counts} time(s) for 4 models)")
 
     # 5. versions
-    mlflow = workspace._mlflow()
+    import mlflow  # the baseline: MLflow's own call (the tracker pointed it at the workspace)
+
+    workspace.experiment_id()
     ours_v = statistics.median(
         _timed(lambda: prompts.register("bench", template))[0] for _ in range(5)
     )

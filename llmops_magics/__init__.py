@@ -41,25 +41,7 @@ __all__ = [
     "workspace",
 ]
 
-_SUBMODULES = {
-    "config",
-    "data",
-    "errors",
-    "evaluation",
-    "feedback",
-    "files",
-    "finetune",
-    "magics",
-    "models",
-    "pipelines",
-    "progress",
-    "prompts",
-    "sweeps",
-    "testing",
-    "tracking",
-    "widgets",
-    "workspace",
-}
+_SUBMODULES = {n for n in __all__ if n[0].islower() and n != "load_ipython_extension"} | {"magics"}
 
 # The composition root: the panel layer registers its views when a stage first asks for one
 # (Core never imports it; loading the extension stays instant).

@@ -192,9 +192,10 @@ def _check_type(tp: Any, value: Any) -> bool:
 class Config:
     """Base of the stage configs: checks on creation, JSON round trip, run parameters.
 
-    A subclass is a dataclass whose fields are made with :func:`option`. Creation checks each
-    field's type, choices and range from that metadata, then calls :meth:`check` for rules
-    between fields. Errors are ``error_class(field, message, hint=...)``.
+    A subclass is a dataclass whose fields are made with :func:`option`. Creation calls
+    :meth:`canonicalize`, checks each field's type, choices and range from that metadata, then
+    calls :meth:`check` for rules between fields. Errors are
+    ``error_class(field, message, hint=...)``.
     """
 
     error_class: ClassVar[type[ConfigError]] = ConfigError
@@ -204,12 +205,12 @@ class Config:
         CONFIGS[cls.__name__] = cls
 
     def __post_init__(self) -> None:
-        self.normalize()
+        self.canonicalize()
         self.validate()
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """Bring values into their canonical form before they are checked (e.g. split lists)."""
 
     def check(self) -> None:
@@ -430,6 +431,8 @@ def given(namespace: argparse.Namespace, cls: type[Config], *, prefix: str = "")
     """The fields of ``cls`` whose flags were given on the command line."""
     out = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not f.metadata.get("cli", True):
+            continue  # no flag: an attribute of that name belongs to another option
         value = getattr(namespace, prefix + f.name, None)
         if value is not None:
             out[f.name] = value

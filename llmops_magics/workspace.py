@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmops_magics.errors import WorkspaceError
 from llmops_magics.files import file_lock
@@ -158,28 +158,7 @@ def experiment_id(name: str = DEFAULT_EXPERIMENT, workspace: Workspace | None = 
 def runs(
     *, limit: int = 100, filter_string: str = "", workspace: Workspace | None = None
 ) -> pd.DataFrame:
-    """Runs stored in the workspace, newest first, with their params, metrics and tags.
-
-    Parameters
-    ----------
-    limit
-        At most this many runs.
-    filter_string
-        An MLflow search filter, e.g. ``"params.model = 'smollm2'"``.
-    """
+    """Runs stored in the workspace, newest first (:func:`llmops_magics.tracking.runs`)."""
     from llmops_magics import tracking
 
     return tracking.runs(limit=limit, filter_string=filter_string, workspace=workspace)
-
-
-# --- TEMPORARY: removed when every stage reaches MLflow through llmops_magics.tracking --------
-def _mlflow() -> Any:
-    from llmops_magics import tracking
-
-    return tracking.mlflow_module()
-
-
-def _point_mlflow(mlflow: Any, uri: str) -> None:
-    from llmops_magics import tracking
-
-    tracking.point_mlflow(uri)

@@ -94,7 +94,7 @@ class EdaConfig(Config):
 
     error_class = DataConfigError
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """A truncation rate needs a tokenizer: the default model's when none is named."""
         if self.max_tokens is not None and self.model is None:
             self.model = DEFAULT_MODEL
@@ -133,7 +133,7 @@ class Recipe(Config):
         repeat=True,
         metavar="COL",
     )
-    normalize: str | None = option(  # type: ignore[assignment]  # see __post_init__
+    normalize: str | None = option(
         "NFKC",
         help="unicode form NFC/NFKC/NFD/NFKD or none",
         choices=NORMAL_FORMS,
@@ -183,9 +183,8 @@ class Recipe(Config):
 
     error_class = DataConfigError
 
-    def __post_init__(self) -> None:
-        # The field ``normalize`` (the unicode form, named so in every saved recipe) hides
-        # Config.normalize(), so the canonical forms are made here instead of in that hook.
+    def canonicalize(self) -> None:
+        """One column name becomes a list, a text split becomes fractions, ``none`` None."""
         if isinstance(self.text, str):
             self.text = [self.text]
         elif isinstance(self.text, tuple):
@@ -199,7 +198,6 @@ class Recipe(Config):
             self.split = [float(x) for x in self.split]
         if (self.max_tokens is not None or self.prompt is not None) and self.model is None:
             self.model = DEFAULT_MODEL
-        self.validate()
 
     def check(self) -> None:
         """The rules between fields: columns named, split fractions, chat formatting."""

@@ -45,10 +45,12 @@ class EvalConfig(Config):
 
     models: list[str] = option(
         default_factory=list,
-        help="model specs to evaluate: they generate the predictions (without a prediction "
-        "column) and score perplexity",
+        help="model to evaluate (repeat for several): it generates the predictions (without "
+        "--prediction-col) and scores perplexity (default: the session's default_model)",
         flag="--model",
-        cli=False,  # the magic's -m/--model is repeatable and falls back to the session model
+        short="-m",
+        metavar="SPEC",
+        repeat=True,
     )
     prompt_col: str | None = option(
         None, help="prompts (default: prompt/question/input/text)", metavar="C"
@@ -102,7 +104,7 @@ class EvalConfig(Config):
 
     # -- canonical forms -------------------------------------------------------------------------
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         if isinstance(self.models, str):
             self.models = [self.models]
         elif isinstance(self.models, Iterable):

@@ -103,7 +103,7 @@ class RatingOptions(Config):
 
     error_class = RatingOptionsError
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """Split comma-separated ``labels`` and ``outputs`` ("good,bad,unsafe")."""
         object.__setattr__(self, "labels", _as_list(self.labels) or [])
         object.__setattr__(self, "outputs", _as_list(self.outputs))
@@ -138,7 +138,7 @@ class FeedbackFilter(Config):
 
     error_class = FeedbackConfigError
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """A date or time given for ``since`` becomes its ISO text."""
         object.__setattr__(self, "since", _since_text(self.since))
 
@@ -224,7 +224,7 @@ class MonitorOptions(Config):
 
     error_class = FeedbackConfigError
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """Thresholds given as a mapping (from JSON) become :class:`Thresholds`."""
         object.__setattr__(self, "since", _since_text(self.since))
         if isinstance(self.thresholds, Mapping):

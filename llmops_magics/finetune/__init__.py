@@ -13,6 +13,7 @@ from llmops_magics.finetune._dpo import read_preferences, train_dpo
 from llmops_magics.finetune._errors import FineTuneConfigError, FineTuneError
 from llmops_magics.finetune._merge import MergeResult, merge
 from llmops_magics.finetune._model import cpu_has_bf16, linear_layer_names, resolve_precision
+from llmops_magics.finetune._progress import TrainingLog
 from llmops_magics.finetune._result import FineTuneResult
 from llmops_magics.finetune._train import resume, train
 
@@ -22,6 +23,7 @@ __all__ = [
     "FineTuneError",
     "FineTuneResult",
     "MergeResult",
+    "TrainingLog",
     "checkpoint_root",
     "cpu_has_bf16",
     "linear_layer_names",

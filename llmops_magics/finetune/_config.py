@@ -116,7 +116,7 @@ class FineTuneConfig(Config):
 
     error_class = FineTuneConfigError
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """Split comma-separated ``target_modules`` ("q_proj,v_proj"); DPO prompts default to
         the ``prompt`` column."""
         targets = self.target_modules

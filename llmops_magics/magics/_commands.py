@@ -28,6 +28,7 @@ __all__ = [
     "flag_errors",
     "from_flags",
     "generation_params",
+    "training_data_arguments",
 ]
 
 
@@ -216,6 +217,15 @@ def from_flags(cls: type[C], args: argparse.Namespace, *, prefix: str = "", **ba
     that names the flag."""
     with flag_errors(cls):
         return cls(**(base | given(args, cls, prefix=prefix)))
+
+
+def training_data_arguments(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, *, eval_default: str
+) -> None:
+    """``--data DF`` and ``--eval-data DF``: the training and evaluation frames of a command
+    that fine-tunes (a notebook variable; a CSV/JSONL file from the shell)."""
+    p.add_argument("--data", metavar="DF", help="training DataFrame (CLI: a CSV/JSONL file)")
+    p.add_argument("--eval-data", metavar="DF", help=f"evaluation DataFrame ({eval_default})")
 
 
 def generation_params(args: argparse.Namespace, settings: Settings) -> Any:

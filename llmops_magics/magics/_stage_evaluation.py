@@ -30,13 +30,6 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     from llmops_magics.evaluation import EvalConfig
     from llmops_magics.models import GenerationParams
 
-    p.add_argument(
-        "-m",
-        "--model",
-        action="append",
-        metavar="SPEC",
-        help="model to evaluate (repeat for several); needed to generate or for perplexity",
-    )
     p.add_argument("--data", metavar="DF", required=True, help="a DataFrame variable (CLI: a file)")
     add_arguments(p, EvalConfig)
     add_arguments(p.add_argument_group("generation"), GenerationParams, include=_GENERATION)
@@ -51,11 +44,10 @@ def _eval(args: argparse.Namespace, ctx: Context) -> Any:
     from llmops_magics import evaluation
     from llmops_magics.models import GenerationParams
 
-    models = args.model
-    if models is None and args.prediction_col is None:
-        models = [ctx.settings.default_model]
+    # without models or predictions, the session's default model generates
+    default = [ctx.settings.default_model] if args.prediction_col is None else []
     with flag_errors(evaluation.EvalConfig, GenerationParams):
-        config = evaluation.EvalConfig(models=models or [], **given(args, evaluation.EvalConfig))
+        config = evaluation.EvalConfig(**({"models": default} | given(args, evaluation.EvalConfig)))
         params = generation_params(args, ctx.settings)
     return evaluation.evaluate(ctx.frame(args.data), config=config, params=params)
 

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from llmops_magics import config as configs
-from llmops_magics.magics._commands import Context, UsageProblem, command
+from llmops_magics.magics._commands import (
+    Context,
+    UsageProblem,
+    command,
+    flag_errors,
+    training_data_arguments,
+)
 
 __all__: list[str] = []
 
@@ -22,8 +28,7 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
     from llmops_magics.finetune import FineTuneConfig
 
     data = p.add_argument_group("data")
-    data.add_argument("--data", metavar="DF", help="training DataFrame variable (CLI: CSV/JSONL)")
-    data.add_argument("--eval-data", metavar="DF", help="evaluation DataFrame variable")
+    training_data_arguments(data, eval_default="evaluated every --eval-steps")
     data.add_argument(
         "--preferences",
         metavar="PATH|DF",
@@ -95,16 +100,20 @@ def _finetune(args: argparse.Namespace, ctx: Context) -> Any:
         if args.data or {"text_col", "response_col"} & values.keys():
             raise UsageProblem("--method dpo reads --preferences; leave out --data/--text")
         prefs = _preferences(args.preferences, ctx)
+        with flag_errors(finetune.FineTuneConfig):
+            config = finetune.FineTuneConfig(**values)
         return finetune.train_dpo(
-            finetune.FineTuneConfig(**values),
+            config,
             prefs,
             evals,
             run_name=args.run_name,
             progress=progress,
         )
     _check_sft(args, values)
+    with flag_errors(finetune.FineTuneConfig):
+        config = finetune.FineTuneConfig(**values)
     return finetune.train(
-        finetune.FineTuneConfig(**values),
+        config,
         ctx.frame(args.data),
         evals,
         run_name=args.run_name,

@@ -7,10 +7,10 @@ return its result object. Import stage modules inside the functions, never at th
 from __future__ import annotations
 
 import argparse
-from typing import Any, cast
+from typing import Any
 
 from llmops_magics import config
-from llmops_magics.magics._commands import Context, UsageProblem, command
+from llmops_magics.magics._commands import Context, UsageProblem, command, from_flags
 
 __all__: list[str] = []
 
@@ -42,27 +42,12 @@ def _template(args: argparse.Namespace, ctx: Context) -> Any:
     return pipelines.copy_template(args.name, args.dest, overwrite=args.force)
 
 
-class _Repeatable:
-    """Passes :func:`config.add_arguments`'s flags on to a parser, making a list field's flag
-    repeatable (``-p A -p B``, one value each) instead of taking several words, as these flags
-    always were: a word after ``-p A`` stays the pipeline file."""
-
-    def __init__(self, parser: argparse.ArgumentParser) -> None:
-        self.parser = parser
-
-    def add_argument(self, *flags: str, **kwargs: Any) -> argparse.Action:
-        if kwargs.get("nargs") == "+":
-            del kwargs["nargs"]
-            kwargs["action"] = "append"
-        return self.parser.add_argument(*flags, **kwargs)
-
-
 def _pipeline_args(p: argparse.ArgumentParser) -> None:
     from llmops_magics.pipelines import PipelineRunConfig
 
     p.add_argument("action", choices=["run"], help="run: execute the pipeline's stages")
     p.add_argument("pipeline", metavar="PIPELINE.yaml", help="the pipeline file")
-    config.add_arguments(cast(argparse.ArgumentParser, _Repeatable(p)), PipelineRunConfig)
+    config.add_arguments(p, PipelineRunConfig)
 
 
 @command(
@@ -71,8 +56,4 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
 def _pipeline(args: argparse.Namespace, ctx: Context) -> Any:
     from llmops_magics import pipelines
 
-    try:
-        options = pipelines.PipelineRunConfig(**config.given(args, pipelines.PipelineRunConfig))
-    except pipelines.PipelineConfigError as exc:  # flags that do not go together
-        raise UsageProblem(str(exc)) from None
-    return pipelines.run(args.pipeline, options)
+    return pipelines.run(args.pipeline, from_flags(pipelines.PipelineRunConfig, args))

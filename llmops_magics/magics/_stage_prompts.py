@@ -9,8 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from llmops_magics.config import add_arguments, given
-from llmops_magics.magics._commands import Context, UsageProblem, command, generation_params
+from llmops_magics.config import add_arguments
+from llmops_magics.magics._commands import (
+    Context,
+    UsageProblem,
+    command,
+    from_flags,
+    generation_params,
+)
 
 __all__: list[str] = []
 
@@ -20,25 +26,16 @@ def _run_args(p: argparse.ArgumentParser, config: type[Any], options: list[str])
     config (``prompts.PromptConfig`` or ``prompts.ChainConfig``)."""
     from llmops_magics.models import GenerationParams
 
-    p.add_argument(
-        "-m",
-        "--model",
-        dest="models",
-        action="append",
-        metavar="SPEC",
-        help="model spec; repeat to compare models (default: the session's default_model)",
-    )
     p.add_argument("--data", metavar="DF", help="a DataFrame variable (CLI: a CSV/JSONL file)")
-    add_arguments(p, config, include=options)
+    add_arguments(p, config, include=["models", *options])
     add_arguments(p, GenerationParams)
 
 
 def _run_kwargs(args: argparse.Namespace, ctx: Context, config: type[Any]) -> dict[str, Any]:
     """The ``config``, ``params``, ``data`` and ``namespace`` of a prompt run or a chain."""
-    fields = {"models": [ctx.settings.default_model]} | given(args, config)
     return {
         "data": ctx.frame(args.data) if args.data is not None else None,
-        "config": config(**fields),
+        "config": from_flags(config, args, models=[ctx.settings.default_model]),
         "params": generation_params(args, ctx.settings),
         "namespace": ctx.namespace,
     }

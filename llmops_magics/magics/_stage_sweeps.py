@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from llmops_magics.config import add_arguments, flag_name, given
-from llmops_magics.magics._commands import Context, UsageProblem, command, flag_errors
+from llmops_magics.magics._commands import (
+    Context,
+    UsageProblem,
+    command,
+    flag_errors,
+    training_data_arguments,
+)
 
 __all__: list[str] = []
 
@@ -27,8 +33,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
         choices=["worker"],
         help="'worker': join the study --study in --storage and run its queued trials",
     )
-    p.add_argument("--data", metavar="DF", help="training DataFrame (CLI: a CSV/JSONL file)")
-    p.add_argument("--eval-data", metavar="DF", help="evaluation DataFrame (default: held out)")
+    training_data_arguments(p, eval_default="default: held out of --data")
     p.add_argument(
         "--space",
         metavar="SPACE",

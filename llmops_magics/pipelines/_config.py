@@ -35,16 +35,21 @@ class PipelineRunConfig(Config):
         short="-p",
         metavar="STAGE.KEY=VALUE",
         help="set a stage parameter (a value is data, never code); repeatable",
+        repeat=True,
     )
     grid: list[str] = option(
         default_factory=list,
         metavar='"STAGE.KEY=V1,V2"',
         help="batch run: one variant per combination of values; repeatable",
+        repeat=True,
     )
     jobs: int = option(1, minimum=1, metavar="K", help="with --grid: variants run at once")
     force: bool = option(False, help="re-run every stage, ignoring the cache")
     force_stage: list[str] = option(
-        default_factory=list, metavar="STAGE", help="re-run this stage even if cached; repeatable"
+        default_factory=list,
+        metavar="STAGE",
+        help="re-run this stage even if cached; repeatable",
+        repeat=True,
     )
     track: bool = option(True, help="record an MLflow run of the pipeline")
     progress: bool = option(True, help="per-cell progress bars")

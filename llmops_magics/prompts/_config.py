@@ -45,11 +45,11 @@ class ChainConfig(Config):
 
     models: list[str] = option(
         default_factory=lambda: ["smollm2"],
-        help="model specs; repeat --model to compare models",
+        help="model spec; repeat to compare models (default: the session's default_model)",
         flag="--model",
         short="-m",
         metavar="SPEC",
-        cli=False,  # a repeatable flag (-m A -m B): the magic declares it with action="append"
+        repeat=True,
     )
     limit: int | None = option(
         None, help="use the first N rows", metavar="N", minimum=1, hint="Give --limit N, N ≥ 1."
@@ -58,7 +58,7 @@ class ChainConfig(Config):
 
     error_class = PromptConfigError
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """One spec may be given as a string; a spec given twice runs once."""
         if isinstance(self.models, str):
             self.models = [self.models]
@@ -89,9 +89,9 @@ class PromptConfig(ChainConfig):
         None, help="show tokens as they arrive (default: in a notebook, for a single output)"
     )
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """Versions given as a tuple or as digit strings become a list of ints and "latest"."""
-        super().normalize()
+        super().canonicalize()
         if isinstance(self.versions, list | tuple):
             self.versions = [_version(v) for v in self.versions]
 

@@ -22,6 +22,7 @@ from llmops_magics.sweeps._result import SweepResult
 from llmops_magics.sweeps._runner import run, worker
 from llmops_magics.sweeps._space import Param, SearchSpace, parse_space
 from llmops_magics.sweeps._storage import Heartbeat, default_storage_url, open_storage
+from llmops_magics.sweeps._trials import TrialBar
 
 __all__ = [
     "PRUNERS",
@@ -35,6 +36,7 @@ __all__ = [
     "SweepConfigError",
     "SweepError",
     "SweepResult",
+    "TrialBar",
     "default_storage_url",
     "finetune_fields",
     "fixed_fields",

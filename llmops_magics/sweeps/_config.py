@@ -136,7 +136,7 @@ class SweepConfig(Config):
         """Whether each trial is a LoRA fine-tune (else a Python function)."""
         return self.objective == FINETUNE
 
-    def normalize(self) -> None:
+    def canonicalize(self) -> None:
         """The metric's default follows the objective; the space takes its dict form."""
         if self.metric is None:
             self.metric = "eval_loss" if self.finetunes else "value"

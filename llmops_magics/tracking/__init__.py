@@ -15,6 +15,7 @@ Tag names are the constants below (``tracking.STAGE``, ``tracking.DATA_HASH``...
 readers spell them once.
 """
 
+from llmops_magics.tracking import _tags
 from llmops_magics.tracking._runs import StageRun, Tracker, owner_alive, owner_tags, tracker
 from llmops_magics.tracking._store import (
     RunNotFoundError,
@@ -25,70 +26,10 @@ from llmops_magics.tracking._store import (
     point_mlflow,
     runs,
 )
-from llmops_magics.tracking._tags import (
-    BASE_MODEL,
-    BASE_MODEL_HASH,
-    CHECKPOINT_DIR,
-    DATA_HASH,
-    ERROR,
-    EVAL_DATA_HASH,
-    INPUT_HASH,
-    KIND,
-    METHOD,
-    MODEL,
-    MODEL_KIND,
-    OWNER_HOST,
-    OWNER_PID,
-    OWNER_START,
-    PARENT_RUN,
-    PIPELINE,
-    PIPELINE_FAILED_STAGE,
-    PIPELINE_RUN,
-    PIPELINE_STAGE,
-    PIPELINE_STATUS,
-    PREFIX,
-    PROMPT,
-    PROMPT_VERSION,
-    RUN_ID,
-    RUN_NAME,
-    SEED,
-    STAGE,
-    STATUS,
-    STUDY,
-    filter_stage,
-)
+from llmops_magics.tracking._tags import *  # noqa: F403  (the tag names: _tags.__all__)
 from llmops_magics.tracking._traces import Prompts, Traces
 
 __all__ = [
-    "BASE_MODEL",
-    "BASE_MODEL_HASH",
-    "CHECKPOINT_DIR",
-    "DATA_HASH",
-    "ERROR",
-    "EVAL_DATA_HASH",
-    "INPUT_HASH",
-    "KIND",
-    "METHOD",
-    "MODEL",
-    "MODEL_KIND",
-    "OWNER_HOST",
-    "OWNER_PID",
-    "OWNER_START",
-    "PARENT_RUN",
-    "PIPELINE",
-    "PIPELINE_FAILED_STAGE",
-    "PIPELINE_RUN",
-    "PIPELINE_STAGE",
-    "PIPELINE_STATUS",
-    "PREFIX",
-    "PROMPT",
-    "PROMPT_VERSION",
-    "RUN_ID",
-    "RUN_NAME",
-    "SEED",
-    "STAGE",
-    "STATUS",
-    "STUDY",
     "Prompts",
     "RunNotFoundError",
     "StageRun",
@@ -96,7 +37,6 @@ __all__ = [
     "Tracker",
     "TrackingError",
     "experiment_id",
-    "filter_stage",
     "forget_store",
     "mlflow_module",
     "owner_alive",
@@ -104,4 +44,5 @@ __all__ = [
     "point_mlflow",
     "runs",
     "tracker",
+    *_tags.__all__,
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "PIPELINE_RUN",
     "PIPELINE_STAGE",
     "PIPELINE_STATUS",
+    "PREFIX",
     "PROMPT",
     "PROMPT_VERSION",
     "RUN_ID",

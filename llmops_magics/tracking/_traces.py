@@ -133,24 +133,15 @@ class Traces:
         from mlflow.entities import AssessmentSource
 
         mlflow = self._mlflow()
-        source = AssessmentSource(source_type="HUMAN", source_id=rater)
+        common = {
+            "value": value,
+            "source": AssessmentSource(source_type="HUMAN", source_id=rater),
+            "rationale": rationale,
+            "metadata": dict(metadata or {}),
+        }
         if replaces is None:
-            return mlflow.log_feedback(
-                trace_id=trace_id,
-                name=name,
-                value=value,
-                source=source,
-                rationale=rationale,
-                metadata=dict(metadata or {}),
-            )
-        return mlflow.override_feedback(
-            trace_id=trace_id,
-            assessment_id=replaces,
-            value=value,
-            rationale=rationale,
-            source=source,
-            metadata=dict(metadata or {}),
-        )
+            return mlflow.log_feedback(trace_id=trace_id, name=name, **common)
+        return mlflow.override_feedback(trace_id=trace_id, assessment_id=replaces, **common)
 
 
 class Prompts:
