@@ -42,7 +42,7 @@ __all__ = [
 
 C = TypeVar("C", bound="Config")
 
-#: every Config subclass, by name (the contract test walks them)
+#: every Config subclass of the package, by name (the contract test walks them)
 CONFIGS: dict[str, type[Config]] = {}
 
 
@@ -202,7 +202,8 @@ class Config:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        CONFIGS[cls.__name__] = cls
+        if cls.__module__.startswith("llmops_magics."):  # the stages' configs, not user ones
+            CONFIGS[cls.__name__] = cls
 
     def __post_init__(self) -> None:
         self.canonicalize()
