@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -128,7 +129,9 @@ def option(
 # --- types -------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    # evaluating string annotations is slow (a compile per name): once per class
     return typing.get_type_hints(cls)
 
 

@@ -7,16 +7,21 @@ cleans, deduplicates, filters, splits and formats it (a :class:`PreparedDataset`
 ``content_hash(df)`` names the exact data for lineage.
 """
 
-from llmops_magics.data._bundled import datasets, load_dataset, register_dataset
-from llmops_magics.data._checks import DataWarning
-from llmops_magics.data._config import DataConfigError, EdaConfig, Recipe
-from llmops_magics.data._dataset import PreparedDataset
-from llmops_magics.data._hash import content_hash
-from llmops_magics.data._prepare import apply, prepare
-from llmops_magics.data._profile import profile
-from llmops_magics.data._report import EdaReport
-from llmops_magics.data._stopwords import ENGLISH_STOP_WORDS
-from llmops_magics.data._validate import pick_column, require_frame, text_column
+from typing import TYPE_CHECKING
+
+from llmops_magics._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from llmops_magics.data._bundled import datasets, load_dataset, register_dataset
+    from llmops_magics.data._checks import DataWarning
+    from llmops_magics.data._config import DataConfigError, EdaConfig, Recipe
+    from llmops_magics.data._dataset import PreparedDataset
+    from llmops_magics.data._hash import content_hash
+    from llmops_magics.data._prepare import apply, prepare
+    from llmops_magics.data._profile import profile
+    from llmops_magics.data._report import EdaReport
+    from llmops_magics.data._stopwords import ENGLISH_STOP_WORDS
+    from llmops_magics.data._validate import pick_column, require_frame, text_column
 
 __all__ = [
     "ENGLISH_STOP_WORDS",
@@ -37,3 +42,27 @@ __all__ = [
     "require_frame",
     "text_column",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "DataConfigError": "_config",
+        "DataWarning": "_checks",
+        "ENGLISH_STOP_WORDS": "_stopwords",
+        "EdaConfig": "_config",
+        "EdaReport": "_report",
+        "PreparedDataset": "_dataset",
+        "Recipe": "_config",
+        "apply": "_prepare",
+        "content_hash": "_hash",
+        "datasets": "_bundled",
+        "load_dataset": "_bundled",
+        "pick_column": "_validate",
+        "prepare": "_prepare",
+        "profile": "_profile",
+        "register_dataset": "_bundled",
+        "require_frame": "_validate",
+        "text_column": "_validate",
+    },
+)

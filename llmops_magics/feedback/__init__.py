@@ -13,41 +13,44 @@ shows nothing itself: :func:`rate` returns the panel that the widget layer regis
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from llmops_magics.feedback._agreement import (
-    AgreementResult,
-    agreement,
-    cohen_kappa,
-    fleiss_kappa,
-    interpret,
-    krippendorff_alpha,
-)
-from llmops_magics.feedback._drift import psi, token_psi
-from llmops_magics.feedback._errors import (
-    FeedbackConfigError,
-    FeedbackError,
-    RaterNameError,
-    RatingError,
-    RatingOptionsError,
-    SourceError,
-)
-from llmops_magics.feedback._export import ExportResult, dpo_pairs, export, sft_pairs
-from llmops_magics.feedback._items import Item, items_from_source
-from llmops_magics.feedback._monitor import MonitorReport, monitor
-from llmops_magics.feedback._options import (
-    ExportOptions,
-    FeedbackFilter,
-    MonitorOptions,
-    RatingOptions,
-    Thresholds,
-)
-from llmops_magics.feedback._report import FeedbackReport, report
-from llmops_magics.feedback._session import Rating, RatingSession, open_session
-from llmops_magics.feedback._store import load_feedback
-from llmops_magics.feedback._traces import load_traces
-from llmops_magics.feedback._values import MODES, check_rater
-from llmops_magics.progress import ProgressOption
+from llmops_magics._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from llmops_magics.feedback._agreement import (
+        AgreementResult,
+        agreement,
+        cohen_kappa,
+        fleiss_kappa,
+        interpret,
+        krippendorff_alpha,
+    )
+    from llmops_magics.feedback._drift import psi, token_psi
+    from llmops_magics.feedback._errors import (
+        FeedbackConfigError,
+        FeedbackError,
+        RaterNameError,
+        RatingError,
+        RatingOptionsError,
+        SourceError,
+    )
+    from llmops_magics.feedback._export import ExportResult, dpo_pairs, export, sft_pairs
+    from llmops_magics.feedback._items import Item, items_from_source
+    from llmops_magics.feedback._monitor import MonitorReport, monitor
+    from llmops_magics.feedback._options import (
+        ExportOptions,
+        FeedbackFilter,
+        MonitorOptions,
+        RatingOptions,
+        Thresholds,
+    )
+    from llmops_magics.feedback._rate import rate
+    from llmops_magics.feedback._report import FeedbackReport, report
+    from llmops_magics.feedback._session import Rating, RatingSession, open_session
+    from llmops_magics.feedback._store import load_feedback
+    from llmops_magics.feedback._traces import load_traces
+    from llmops_magics.feedback._values import MODES, check_rater
 
 __all__ = [
     "MODES",
@@ -89,54 +92,46 @@ __all__ = [
     "token_psi",
 ]
 
-
-def rate(
-    source: Any,
-    options: RatingOptions | None = None,
-    *,
-    progress: ProgressOption = None,
-    **overrides: Any,
-) -> Any:
-    """Open a rating panel over ``source``: a panel widget over :func:`open_session`.
-
-    Parameters
-    ----------
-    source
-        A result of generate / prompt / eval, or a DataFrame with prompt and output columns.
-    options
-        A :class:`RatingOptions`; keyword arguments override its fields: ``mode`` (stars,
-        thumbs, pairwise, label), ``rater``, ``labels``, ``outputs``, ``shuffle``,
-        ``prompt_col``, ``output_col``, ``model``.
-    progress
-        The bar of item preparation (see :func:`open_session`).
-
-    Returns
-    -------
-    ipywidgets.Widget
-        A panel widget (the widget layer's ``RatingPanel``); its methods ``rate``, ``comment``,
-        ``next``, ``back`` do what its buttons do. It resumes at this rater's first unrated
-        item. Without widgets, rate from code with :func:`open_session`.
-
-    Raises
-    ------
-    FeedbackError
-        When no panel layer is available (ipywidgets is not installed).
-    """
-    from llmops_magics import progress as views
-
-    session = open_session(source, options, progress=progress, **overrides)
-    try:
-        panel = views.panel_for(session)
-    except ImportError as exc:  # the panel layer is there, ipywidgets is not
-        raise FeedbackError(
-            f"Cannot show a rating panel: {exc}.",
-            hint="Install ipywidgets (pip install ipywidgets), or rate from code with "
-            "feedback.open_session(...).rate(value).",
-        ) from exc
-    if panel is None:
-        raise FeedbackError(
-            "No panel layer is available to show a rating session.",
-            hint="Import llmops_magics.widgets (pip install ipywidgets), or rate from code with "
-            "feedback.open_session(...).rate(value).",
-        )
-    return panel
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "AgreementResult": "_agreement",
+        "ExportOptions": "_options",
+        "ExportResult": "_export",
+        "FeedbackConfigError": "_errors",
+        "FeedbackError": "_errors",
+        "FeedbackFilter": "_options",
+        "FeedbackReport": "_report",
+        "Item": "_items",
+        "MODES": "_values",
+        "MonitorOptions": "_options",
+        "MonitorReport": "_monitor",
+        "RaterNameError": "_errors",
+        "Rating": "_session",
+        "RatingError": "_errors",
+        "RatingOptions": "_options",
+        "RatingOptionsError": "_errors",
+        "RatingSession": "_session",
+        "SourceError": "_errors",
+        "Thresholds": "_options",
+        "agreement": "_agreement",
+        "check_rater": "_values",
+        "cohen_kappa": "_agreement",
+        "dpo_pairs": "_export",
+        "export": "_export",
+        "fleiss_kappa": "_agreement",
+        "interpret": "_agreement",
+        "items_from_source": "_items",
+        "krippendorff_alpha": "_agreement",
+        "load_feedback": "_store",
+        "load_traces": "_traces",
+        "monitor": "_monitor",
+        "open_session": "_session",
+        "psi": "_drift",
+        "rate": "_rate",
+        "report": "_report",
+        "sft_pairs": "_export",
+        "token_psi": "_drift",
+    },
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import keyword
 from typing import Any
 
@@ -46,6 +47,12 @@ class LlmopsParser(MagicArgumentParser):
 
 
 def _parser() -> LlmopsParser:
+    # argparse parsers keep no state between parses: build once per set of commands
+    return _parser_for(tuple(COMMANDS))
+
+
+@functools.cache
+def _parser_for(names: tuple[str, ...]) -> LlmopsParser:
     parser = build_parser(LlmopsParser)
     assert isinstance(parser, LlmopsParser)
     return parser
@@ -98,4 +105,10 @@ class LlmopsMagics(Magics):
             )
         return ns[name]
 
-    llmops.__doc__ = full_help(build_parser(LlmopsParser))
+    # %llmops? shows the full help. IPython asks a getdoc() before __doc__: building every
+    # subcommand's flags from the stage configs waits until someone asks (or the first call).
+    llmops.__doc__ = (
+        "The whole life of a language model in the notebook: %llmops SUBCOMMAND [options].\n"
+        "%llmops alone (or %llmops?) lists every subcommand; %llmops SUBCOMMAND -h shows one."
+    )
+    llmops.getdoc = lambda: full_help(_parser())  # type: ignore[union-attr]

@@ -4,33 +4,38 @@
 >>> result = models.generate(["What is AI?"], model="smollm2")  # doctest: +SKIP
 """
 
-from llmops_magics.models._generate import (
-    GenerationParams,
-    GenerationParamsError,
-    GenerationResult,
-    check_prompts,
-    eos_ids,
-    generate,
-    render_prompt,
-)
-from llmops_magics.models._load import (
-    LoadedModel,
-    ModelList,
-    clear_cache,
-    list_models,
-    load,
-    without_hf_bars,
-)
-from llmops_magics.models._sources import (
-    EmbeddedModel,
-    ModelRef,
-    ModelSource,
-    cache_root,
-    register_source,
-    resolve,
-    sources,
-    weights_hash,
-)
+from typing import TYPE_CHECKING
+
+from llmops_magics._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from llmops_magics.models._generate import (
+        GenerationParams,
+        GenerationParamsError,
+        GenerationResult,
+        check_prompts,
+        eos_ids,
+        generate,
+        render_prompt,
+    )
+    from llmops_magics.models._load import (
+        LoadedModel,
+        ModelList,
+        clear_cache,
+        list_models,
+        load,
+        without_hf_bars,
+    )
+    from llmops_magics.models._sources import (
+        EmbeddedModel,
+        ModelRef,
+        ModelSource,
+        cache_root,
+        register_source,
+        resolve,
+        sources,
+        weights_hash,
+    )
 
 __all__ = [
     "EmbeddedModel",
@@ -56,6 +61,30 @@ __all__ = [
     "without_hf_bars",
 ]
 
-from llmops_magics.models._runs import RunSource
-
-register_source("run", RunSource())
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "EmbeddedModel": "_sources",
+        "GenerationParams": "_generate",
+        "GenerationParamsError": "_generate",
+        "GenerationResult": "_generate",
+        "LoadedModel": "_load",
+        "ModelList": "_load",
+        "ModelRef": "_sources",
+        "ModelSource": "_sources",
+        "cache_root": "_sources",
+        "check_prompts": "_generate",
+        "clear_cache": "_load",
+        "eos_ids": "_generate",
+        "generate": "_generate",
+        "list_models": "_load",
+        "load": "_load",
+        "register_source": "_sources",
+        "render_prompt": "_generate",
+        "resolve": "_sources",
+        "sources": "_sources",
+        "weights_hash": "_sources",
+        "without_hf_bars": "_load",
+    },
+)

@@ -104,8 +104,17 @@ def register_source(name: str, source: ModelSource, *, replace: bool = False) ->
     return _SOURCES.register(name, source, replace=replace)
 
 
+def _add_run_source() -> None:
+    # run:<id> needs this module, so it joins on first use rather than at import
+    if "run" not in _SOURCES:
+        from llmops_magics.models._runs import RunSource
+
+        _SOURCES.register("run", RunSource())
+
+
 def sources() -> Iterator[tuple[str, ModelSource]]:
     """The registered sources, in the order they are asked."""
+    _add_run_source()
     for name in _SOURCES:
         yield name, _SOURCES.get(name)
 

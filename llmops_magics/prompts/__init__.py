@@ -5,22 +5,31 @@
 >>> out.to_frame()  # doctest: +SKIP
 """
 
-from llmops_magics.prompts._cache import GenerationCache
-from llmops_magics.prompts._chain import chain
-from llmops_magics.prompts._config import ChainConfig, PromptConfig, PromptConfigError
-from llmops_magics.prompts._errors import PromptNotFoundError, TemplateError, UnknownVariableError
-from llmops_magics.prompts._registry import (
-    PromptDiff,
-    PromptList,
-    PromptVersion,
-    diff,
-    get_prompt,
-    list_prompts,
-    register,
-)
-from llmops_magics.prompts._results import COLUMNS, ChainRun, PromptRun
-from llmops_magics.prompts._run import run
-from llmops_magics.prompts._template import Template
+from typing import TYPE_CHECKING
+
+from llmops_magics._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from llmops_magics.prompts._cache import GenerationCache
+    from llmops_magics.prompts._chain import chain
+    from llmops_magics.prompts._config import ChainConfig, PromptConfig, PromptConfigError
+    from llmops_magics.prompts._errors import (
+        PromptNotFoundError,
+        TemplateError,
+        UnknownVariableError,
+    )
+    from llmops_magics.prompts._registry import (
+        PromptDiff,
+        PromptList,
+        PromptVersion,
+        diff,
+        get_prompt,
+        list_prompts,
+        register,
+    )
+    from llmops_magics.prompts._results import COLUMNS, ChainRun, PromptRun
+    from llmops_magics.prompts._run import run
+    from llmops_magics.prompts._template import Template
 
 __all__ = [
     "COLUMNS",
@@ -44,3 +53,30 @@ __all__ = [
     "register",
     "run",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "COLUMNS": "_results",
+        "ChainConfig": "_config",
+        "ChainRun": "_results",
+        "GenerationCache": "_cache",
+        "PromptConfig": "_config",
+        "PromptConfigError": "_config",
+        "PromptDiff": "_registry",
+        "PromptList": "_registry",
+        "PromptNotFoundError": "_errors",
+        "PromptRun": "_results",
+        "PromptVersion": "_registry",
+        "Template": "_template",
+        "TemplateError": "_errors",
+        "UnknownVariableError": "_errors",
+        "chain": "_chain",
+        "diff": "_registry",
+        "get_prompt": "_registry",
+        "list_prompts": "_registry",
+        "register": "_registry",
+        "run": "_run",
+    },
+)
