@@ -22,12 +22,13 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# the suite runs in $(PYTEST_WORKERS) processes (pytest-xdist), one test file per process at a
-# time; PYTEST_WORKERS=0 runs it in this process
+# the suite runs in $(PYTEST_WORKERS) processes (pytest-xdist); each test file stays in one
+# process (tests/conftest.py groups them), the slow docs pages spread out; PYTEST_WORKERS=0 runs
+# it in this process
 PYTEST_WORKERS ?= 2
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q --durations=10 -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=10 -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint pytest
 

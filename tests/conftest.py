@@ -14,6 +14,14 @@ for _var in ("MLFLOW_TRACKING_URI", "LLMOPS_TRACKING_URI", "LLMOPS_HOME"):
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each test file in one xdist process (its fixtures and order hold), except tests that
+    name their own group: the docs pages, each slow, spread over the processes."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Llama with a chat template, saved once per test session."""

@@ -27,7 +27,15 @@ def test_pages_have_examples():
     assert len(blocks(ROOT / "docs" / "guide.md", "ipython", "python")) >= 8
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def _pages(kind: str) -> list[object]:
+    # each page its own xdist group: the pages run in parallel processes (see conftest.py)
+    return [
+        pytest.param(page, id=page.name, marks=pytest.mark.xdist_group(f"docs-{kind}-{page.name}"))
+        for page in PAGES
+    ]
+
+
+@pytest.mark.parametrize("page", _pages("notebook"))
 def test_notebook_examples_run(ip, page, capsys):
     for body in blocks(page, "ipython", "python"):
         result = ip.run_cell(body)
@@ -40,7 +48,7 @@ def test_notebook_examples_run(ip, page, capsys):
         assert len(ip.user_ns["replies"].texts) == 2
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", _pages("shell"))
 def test_shell_examples_run(page, tmp_path):
     env = {**os.environ, "LLMOPS_HOME": str(tmp_path / "ws")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
