@@ -15,7 +15,7 @@ import pytest
 
 from llmops_magics import config
 
-# importing the stages registers their configs
+# loading every public name of the stages registers their configs (the packages are lazy)
 for _stage in (
     "models",
     "data",
@@ -26,7 +26,9 @@ for _stage in (
     "feedback",
     "pipelines",
 ):
-    importlib.import_module(f"llmops_magics.{_stage}")
+    _module = importlib.import_module(f"llmops_magics.{_stage}")
+    for _name in _module.__all__:
+        getattr(_module, _name)
 
 
 def _sample(cls: type, f: dataclasses.Field) -> tuple[list[str], object]:
@@ -71,7 +73,17 @@ FIELDS = [
 
 def test_the_stage_configs_are_registered():
     names = set(config.CONFIGS)
-    assert {"GenerationParams"} <= names
+    assert {
+        "GenerationParams",
+        "FineTuneConfig",
+        "SweepConfig",
+        "EvalConfig",
+        "EdaConfig",
+        "Recipe",
+        "PromptConfig",
+        "RatingOptions",
+        "PipelineRunConfig",
+    } <= names
 
 
 @pytest.mark.parametrize(("cls", "field"), FIELDS)
