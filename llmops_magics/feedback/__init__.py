@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     )
     from llmops_magics.feedback._export import ExportResult, dpo_pairs, export, sft_pairs
     from llmops_magics.feedback._items import Item, items_from_source
-    from llmops_magics.feedback._monitor import MonitorReport, monitor
+    from llmops_magics.feedback._monitor import NO_MODEL, MonitorReport, monitor
     from llmops_magics.feedback._options import (
         ExportOptions,
         FeedbackFilter,
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MODES",
+    "NO_MODEL",
     "AgreementResult",
     "ExportOptions",
     "ExportResult",
@@ -105,6 +106,7 @@ __getattr__, __dir__ = lazy_exports(
         "FeedbackReport": "_report",
         "Item": "_items",
         "MODES": "_values",
+        "NO_MODEL": "_monitor",
         "MonitorOptions": "_options",
         "MonitorReport": "_monitor",
         "RaterNameError": "_errors",

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["SUMMARY_COLUMNS", "MonitorReport", "monitor"]
+__all__ = ["NO_MODEL", "SUMMARY_COLUMNS", "MonitorReport", "monitor"]
+
+#: the summary's name for ratings and traces that carry no model version (so that every rating
+#: in the header is in a row of the table)
+NO_MODEL = "(no model)"
 
 SUMMARY_COLUMNS = [
     "model",
@@ -219,20 +223,18 @@ def monitor(
     reference = reference_texts(training_data, opts.column)
     ratings = load_feedback(model=opts.model, since=opts.since)
     traces = load_traces(model=opts.model, since=opts.since, max_traces=opts.max_traces)
-    models = sorted({*ratings["model"].astype(str), *traces["model"].astype(str)} - {""})
-    if not models and not ratings.empty:
-        models = [""]
+    rated, traced = ratings["model"].astype(str), traces["model"].astype(str)
+    # every model version with a rating or a trace gets a row, those without a model too: the
+    # header's counts are the sums of the table's columns
+    models = sorted({*rated, *traced})
     rows, flags = [], []
     for m in models:
+        name = m or NO_MODEL
         row, found = _model_row(
-            m,
-            ratings[ratings["model"].astype(str) == m],
-            traces[traces["model"].astype(str) == m],
-            reference,
-            opts.thresholds,
+            name, ratings[rated == m], traces[traced == m], reference, opts.thresholds
         )
         rows.append(row)
-        flags += [{"model": m, "level": level, "message": msg} for level, msg in found]
+        flags += [{"model": name, "level": level, "message": msg} for level, msg in found]
     return MonitorReport(
         summary=pd.DataFrame(rows, columns=SUMMARY_COLUMNS),
         ratings=ratings,

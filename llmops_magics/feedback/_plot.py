@@ -1,4 +1,9 @@
-"""The monitor's figure: six panels over the ratings, the traces and the drift summary."""
+"""The monitor's figure: six panels over the ratings, the traces and the drift summary.
+
+A monitor is read at a glance, so the figure shows the numbers of the table and nothing else:
+the bars of thumbs down and drift are the summary's own columns, every model version is named as
+in the table (ratings without a model under ``(no model)``), and each axis spans its data.
+"""
 
 from __future__ import annotations
 
@@ -14,60 +19,110 @@ if TYPE_CHECKING:
 __all__ = ["plot_monitor"]
 
 
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its model column named as in the summary table."""
+    from llmops_magics.feedback._monitor import NO_MODEL
+
+    if frame.empty:
+        return frame
+    return frame.assign(model=[str(m) or NO_MODEL for m in frame["model"]])
+
+
+def _empty(ax: Any, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set(xticks=[], yticks=[])
+
+
 def _star_counts(ax: Any, stars: pd.DataFrame) -> None:
-    if not stars.empty:
-        dist = stars.groupby(["model", "value"]).size().unstack(fill_value=0)
-        dist = dist.reindex(columns=range(1, 6), fill_value=0)
-        width = 0.8 / max(len(dist), 1)
-        for k, (m, row) in enumerate(dist.iterrows()):
-            ax.bar([x + k * width for x in range(1, 6)], row.values, width, label=str(m))
-        ax.legend(fontsize=7)
-    ax.set(title="star ratings", xlabel="stars", ylabel="count")
+    ax.set(title="star ratings", xlabel="stars", ylabel="ratings")
+    if stars.empty:
+        _empty(ax, "star ratings")
+        return
+    dist = stars.groupby(["model", "value"]).size().unstack(fill_value=0)
+    dist = dist.reindex(columns=range(1, 6), fill_value=0)
+    width = 0.8 / max(len(dist), 1)
+    for k, (m, row) in enumerate(dist.iterrows()):
+        offset = (k - (len(dist) - 1) / 2) * width
+        ax.bar([x + offset for x in range(1, 6)], row.values, width, label=str(m))
+    ax.set_xticks(range(1, 6))
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=7)
+
+
+def _fit_dates(ax: Any, times: pd.Series) -> None:
+    """An x axis of dates that spans the data (half a day either side), with short labels."""
+    import matplotlib.dates as mdates
+    import pandas as pd
+
+    first, last = times.min(), times.max()
+    pad = max((last - first) * 0.05, pd.Timedelta(hours=12))
+    ax.set_xlim(first - pad, last + pad)
+    locator = mdates.AutoDateLocator(maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(axis="x", labelsize=7)
 
 
 def _stars_per_day(ax: Any, stars: pd.DataFrame, th: Thresholds) -> None:
-    if not stars.empty:
-        for m, g in stars.groupby("model"):
-            daily = g.set_index("time")["value"].astype(float).resample("D").mean().dropna()
-            ax.plot(daily.index, daily.values, marker="o", label=str(m))
-        ax.axhline(th.mean_stars_alert, color="red", ls="--", lw=1)
-        ax.legend(fontsize=7)
-    ax.set(title="mean stars per day", ylim=(0.5, 5.5))
-    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    ax.set(title="mean stars per day", ylim=(0.5, 5.5), ylabel="stars")
+    if stars.empty:
+        _empty(ax, "star ratings")
+        return
+    days = []
+    for m, g in stars.groupby("model"):
+        daily = g.set_index("time")["value"].astype(float).resample("D").mean().dropna()
+        ax.plot(daily.index, daily.values, marker="o", label=str(m))
+        days.append(daily.index.to_series())
+    ax.axhline(th.mean_stars_alert, color="red", ls="--", lw=1, label="alert")
+    import pandas as pd
+
+    _fit_dates(ax, pd.concat(days))
+    ax.legend(fontsize=7)
 
 
-def _thumbs_down(ax: Any, thumbs: pd.DataFrame, th: Thresholds) -> None:
-    if not thumbs.empty:
-        share = thumbs.groupby("model")["value"].apply(lambda v: (v == "down").mean())
-        ax.bar([str(m) for m in share.index], share.values, color="tab:red")
-        ax.axhline(th.thumbs_down_alert, color="black", ls="--", lw=1)
-    ax.set(title="thumbs-down share", ylim=(0, 1))
+def _thumbs_down(ax: Any, summary: pd.DataFrame, th: Thresholds) -> None:
+    ax.set(title="thumbs-down share", ylim=(0, 1.05), ylabel="share of thumbs ratings")
+    share = summary.dropna(subset=["thumbs_down_share"])
+    if share.empty:
+        _empty(ax, "thumbs ratings")
+        return
+    bars = ax.bar([str(m) for m in share["model"]], share["thumbs_down_share"], color="tab:red")
+    ax.bar_label(bars, labels=[f"{v:.0%}" for v in share["thumbs_down_share"]], fontsize=7)
+    ax.axhline(th.thumbs_down_alert, color="black", ls="--", lw=1, label="alert")
+    ax.legend(fontsize=7)
     ax.tick_params(axis="x", labelrotation=20, labelsize=7)
 
 
-def _over_time(ax: Any, traces: pd.DataFrame, column: str, title: str) -> None:
-    if not traces.empty:
-        for m, g in traces.groupby("model"):
-            ax.plot(g["time"], g[column], ".", alpha=0.5, label=str(m))
-            roll = g.set_index("time")[column].rolling(10, min_periods=1).median()
-            ax.plot(roll.index, roll.values, "-")
-        ax.legend(fontsize=7)
-    ax.set(title=title)
-    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+def _over_time(ax: Any, traces: pd.DataFrame, column: str, title: str, unit: str) -> None:
+    """One dot per trace, per model version; the axes span the traces."""
+    ax.set(title=title, ylabel=unit)
+    values = traces.dropna(subset=[column]) if not traces.empty else traces
+    if values.empty:
+        _empty(ax, "traces")
+        return
+    for m, g in values.groupby("model"):
+        ax.plot(g["time"], g[column], "o", ms=4, alpha=0.7, label=str(m))
+    top = float(values[column].max())
+    ax.set_ylim(0, top * 1.15 if top > 0 else 1)
+    _fit_dates(ax, values["time"])
+    ax.legend(fontsize=7)
 
 
 def _drift(ax: Any, summary: pd.DataFrame, th: Thresholds) -> None:
-    drift = summary.dropna(subset=["psi_length"]) if "psi_length" in summary else None
-    if drift is not None and not drift.empty:
-        names = [str(m) for m in drift["model"]]
-        ax.bar(names, drift["psi_length"], label="length PSI", alpha=0.7)
-        ax.bar(names, drift["psi_tokens"], label="token PSI", alpha=0.5)
-        ax.axhline(th.psi_watch, color="orange", ls="--", lw=1)
-        ax.axhline(th.psi_alert, color="red", ls="--", lw=1)
-        ax.legend(fontsize=7)
-    else:
-        ax.text(0.5, 0.5, "no training data given", ha="center", va="center")
-    ax.set(title="input drift vs training data")
+    ax.set(title="input drift vs training data", ylabel="PSI")
+    drift = summary.dropna(subset=["psi_length"])
+    if drift.empty:
+        _empty(ax, "training data given")
+        return
+    xs = range(len(drift))
+    ax.bar([x - 0.2 for x in xs], drift["psi_length"], 0.4, label="length PSI")
+    ax.bar([x + 0.2 for x in xs], drift["psi_tokens"], 0.4, label="token PSI")
+    ax.set_xticks(list(xs), [str(m) for m in drift["model"]])
+    ax.axhline(th.psi_watch, color="orange", ls="--", lw=1, label="watch")
+    ax.axhline(th.psi_alert, color="red", ls="--", lw=1, label="alert")
+    top = max(float(drift[["psi_length", "psi_tokens"]].max().max()), th.psi_alert)
+    ax.set_ylim(0, top * 1.15)
+    ax.legend(fontsize=7)
     ax.tick_params(axis="x", labelrotation=20, labelsize=7)
 
 
@@ -77,13 +132,12 @@ def plot_monitor(report: MonitorReport) -> Figure:
 
     fig = Figure(figsize=(13, 7), layout="constrained")
     axes = fig.subplots(2, 3)
-    r, t, th = report.ratings, report.traces, report.thresholds
+    r, t, th = _named(report.ratings), _named(report.traces), report.thresholds
     stars = r[r["mode"] == "stars"] if not r.empty else r
-    thumbs = r[r["mode"] == "thumbs"] if not r.empty else r
     _star_counts(axes[0][0], stars)
     _stars_per_day(axes[0][1], stars, th)
-    _thumbs_down(axes[0][2], thumbs, th)
-    _over_time(axes[1][0], t, "latency_s", "latency (s) per trace")
-    _over_time(axes[1][1], t, "output_words", "output length (words)")
+    _thumbs_down(axes[0][2], report.summary, th)
+    _over_time(axes[1][0], t, "latency_s", "latency per trace", "seconds")
+    _over_time(axes[1][1], t, "output_words", "output length per trace", "words")
     _drift(axes[1][2], report.summary, th)
     return fig

@@ -57,3 +57,50 @@ def test_monitor_plot_and_html(monitored):
     assert report.png().startswith(b"\x89PNG")
     page = report._repr_html_()
     assert "needs attention: v2" in page and "data:image/png;base64," in page
+
+
+def test_monitor_numbers_agree_and_axes_fit_their_data(tmp_path):
+    """Ratings without a model are a row of the table, the bars are the table's values, and a
+    day of ratings is plotted on an axis about a day wide."""
+    import matplotlib.dates as mdates
+
+    from llmops_magics import workspace
+    from llmops_magics.feedback import NO_MODEL
+
+    workspace.use(tmp_path / ".llmops")
+    try:
+        starred = feedback.rate(
+            pd.DataFrame({"prompt": ["p1", "p2"], "output": ["o1", "o2"], "model": "m1"}),
+            rater="ann",
+        )
+        starred.rate(4)
+        starred.rate(2)
+        thumbs = feedback.rate(
+            pd.DataFrame({"prompt": ["q1", "q2", "q3"], "output": ["a", "b", "c"]}),
+            mode="thumbs",
+            rater="ann",
+        )
+        for value in ("down", "up", "down"):
+            thumbs.rate(value)
+        report = feedback.monitor()
+    finally:
+        workspace.use(None)
+    summary = report.summary.set_index("model")
+    assert list(summary.index) == [NO_MODEL, "m1"]
+    assert summary["ratings"].sum() == len(report.ratings) == 5
+    assert "5 ratings" in report._summary()
+    assert summary.loc[NO_MODEL, "thumbs_down_share"] == pytest.approx(2 / 3, abs=1e-3)
+    assert pd.isna(summary.loc["m1", "thumbs_down_share"])
+    fig = report.plot()
+    stars_ax, per_day_ax, thumbs_ax, latency_ax = fig.axes[0], fig.axes[1], fig.axes[2], fig.axes[3]
+    heights = [round(p.get_height(), 3) for p in thumbs_ax.patches]
+    assert heights == [round(2 / 3, 3)]  # one bar, the table's value; none for m1 (NaN)
+    assert [t.get_text() for t in thumbs_ax.get_xticklabels()] == [NO_MODEL]
+    assert sum(p.get_height() for p in stars_ax.patches) == 2
+    low, high = per_day_ax.get_xlim()
+    assert high - low <= 2  # matplotlib dates are in days: one day of ratings, ~1 day wide
+    assert (
+        mdates.num2date(low).year == mdates.num2date(high).year == report.ratings["time"].max().year
+    )
+    assert not latency_ax.lines  # no traces: no line of any kind
+    assert "no traces yet" in [t.get_text() for t in latency_ax.texts]
