@@ -27,6 +27,14 @@ def _run_args(p: argparse.ArgumentParser, config: type[Any], options: list[str])
     from llmops_magics.models import GenerationParams
 
     p.add_argument("--data", metavar="DF", help="a DataFrame variable (CLI: a CSV/JSONL file)")
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME[=TEXT]",
+        help="an explicit template variable, which stored versions may read too: NAME copies "
+        "the notebook variable NAME (as data), NAME=TEXT sets a text (repeatable)",
+    )
     add_arguments(p, config, include=["models", *options])
     add_arguments(p, GenerationParams)
 
@@ -38,7 +46,24 @@ def _run_kwargs(args: argparse.Namespace, ctx: Context, config: type[Any]) -> di
         "config": from_flags(config, args, models=[ctx.settings.default_model]),
         "params": generation_params(args, ctx.settings),
         "namespace": ctx.namespace,
+        "variables": _variables(args.var, ctx),
     }
+
+
+def _variables(given: list[str], ctx: Context) -> dict[str, Any]:
+    """The ``--var`` flags: NAME (the notebook variable) or NAME=TEXT."""
+    found: dict[str, Any] = {}
+    for item in given:
+        key, eq, text = item.partition("=")
+        if not key.isidentifier():
+            raise UsageProblem(f"--var {item!r}: give NAME or NAME=TEXT, NAME an identifier")
+        if eq:
+            found[key] = text
+        elif key in ctx.namespace:
+            found[key] = ctx.namespace[key]
+        else:
+            raise UsageProblem(f"--var {key}: no notebook variable {key!r} (or give {key}=TEXT)")
+    return found
 
 
 # --- prompt --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ def chain(
     config: ChainConfig | None = None,
     params: GenerationParams | None = None,
     namespace: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
     progress: _progress.ProgressOption = None,
     **options: Any,
 ) -> ChainRun:
@@ -38,8 +39,11 @@ def chain(
     ----------
     steps
         Prompt names, in order (the latest version of each is used).
-    data, params, namespace, progress
+    data, params, progress
         As for :func:`~llmops_magics.prompts.run`.
+    namespace, variables
+        Stored prompts read data columns and ``variables`` only (copied in as data), never the
+        notebook's ``namespace``: a stored version may be someone else's.
     config
         The chain's options (:class:`ChainConfig`: ``models``, ``limit``, ``track``).
     **options
@@ -52,7 +56,7 @@ def chain(
     cfg, gen = settings(ChainConfig, config, params, options)
     specs = check_models(cfg.models)
     rows, columns, digest = read_rows(data, cfg.limit)
-    session = Session(rows, columns, namespace or {}, gen, progress=progress)
+    session = Session(rows, columns, namespace or {}, gen, variables=variables, progress=progress)
     for name in names:
         session.prompt(name)[1].check()  # every step exists and compiles before any generation
     for spec in specs:

@@ -30,11 +30,27 @@ class UnknownVariableError(TemplateError, LookupError):
     """A template variable that is neither a data column nor a notebook variable."""
 
     def __init__(
-        self, variable: str, *, name: str = "", columns: Iterable[str] = (), line: int | None = None
+        self,
+        variable: str,
+        *,
+        name: str = "",
+        columns: Iterable[str] = (),
+        line: int | None = None,
+        stored: bool = False,
     ) -> None:
         self.variable = variable
         self.columns = list(columns)
         cols = ", ".join(self.columns) if self.columns else "(no --data given)"
+        if stored:  # a registry version does not read the notebook: it may be someone else's
+            super().__init__(
+                f"The stored template uses {{{{ {variable} }}}}: a version from the registry "
+                "reads data columns and explicit variables only, not notebook variables",
+                name=name,
+                line=line,
+                hint=f"Pass it explicitly: --var {variable} (the notebook variable) or --var "
+                f"{variable}=TEXT; in Python, variables={{{variable!r}: ...}}.",
+            )
+            return
         super().__init__(
             f"The template uses {{{{ {variable} }}}}, which is neither a data column nor a "
             "notebook variable",

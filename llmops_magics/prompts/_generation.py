@@ -18,6 +18,7 @@ from llmops_magics.prompts._cache import (
 )
 from llmops_magics.prompts._errors import TemplateError
 from llmops_magics.prompts._registry import PromptVersion, get_prompt
+from llmops_magics.prompts._sandbox import as_data
 from llmops_magics.prompts._template import OUTPUTS, Template
 
 __all__ = ["Cell", "Fresh", "Session", "Step", "Streamer", "generation_count"]
@@ -103,10 +104,13 @@ class Session:
         namespace: Mapping[str, Any],
         params: GenerationParams,
         *,
+        variables: Mapping[str, Any] | None = None,
         progress: _progress.ProgressOption = None,
         stream: Streamer | None = None,
     ) -> None:
         self.rows, self.columns, self.namespace = rows, columns, namespace
+        self.variables = variables or {}
+        self.data: dict[tuple[str, str], Any] = {}  # notebook/explicit values copied as data
         self.params, self.progress, self.stream = params, progress, stream
         self.key_params = {
             k: v for k, v in params.to_dict().items() if k != "batch_size"
@@ -130,21 +134,31 @@ class Session:
     def values(
         self, template: Template, row: Mapping[str, Any], outputs: Mapping[str, str]
     ) -> dict[str, Any]:
-        """The values of ``template``'s variables for one row: columns first, then the
-        notebook's variables, and ``outputs`` of the prompts it reads."""
+        """The values of ``template``'s variables for one row, as data only
+        (:func:`~llmops_magics.prompts._sandbox.as_data`): columns first, then explicit
+        variables, then the notebook's (for the caller's own template only), and ``outputs`` of
+        the prompts it reads."""
         values: dict[str, Any] = {}
         for name in template.variables:
             if name == OUTPUTS:
                 values[name] = dict(outputs)
             elif name in row:
-                values[name] = row[name]
-            elif name in self.namespace:
-                values[name] = self.namespace[name]
+                values[name] = as_data(row[name], f"The data column {name!r}")
+            elif name in self.variables:
+                values[name] = self._copied("variable", name, self.variables[name])
+            elif template.own and name in self.namespace:
+                values[name] = self._copied("notebook variable", name, self.namespace[name])
         return values
+
+    def _copied(self, kind: str, name: str, value: Any) -> Any:
+        """``value`` copied as data once per call (the error names the variable)."""
+        if (kind, name) not in self.data:
+            self.data[(kind, name)] = as_data(value, f"The {kind} {name!r}")
+        return self.data[(kind, name)]
 
     def render(self, template: Template, spec: str, stack: tuple[str, ...]) -> list[str]:
         """``template`` rendered for every row (the prompts it reads run first, with ``spec``)."""
-        template.check_variables(self.columns, self.namespace)
+        template.check_variables(self.columns, self.namespace, self.variables)
         outputs = self.outputs_for(template, spec, stack)
         return [
             template.render(self.values(template, row, outputs[i]))

@@ -29,6 +29,7 @@ def run(
     config: PromptConfig | None = None,
     params: GenerationParams | None = None,
     namespace: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
     progress: _progress.ProgressOption = None,
     **options: Any,
 ) -> PromptRun:
@@ -54,7 +55,12 @@ def run(
     params
         Decoding settings (:class:`~llmops_magics.models.GenerationParams`).
     namespace
-        Variables the template may read (the notebook's, in a magic).
+        The notebook's variables (a magic passes them): only ``template``, the text given in
+        this call, reads them, each copied in as data (strings, numbers, booleans, None, dates,
+        and lists and dicts of them; anything else is refused by name). A version loaded from
+        the registry may be someone else's: it reads data columns and ``variables`` only.
+    variables
+        Explicit variables that every template of the call may read (copied in as data).
     progress
         How generation progress shows (:data:`llmops_magics.progress.ProgressOption`).
     **options
@@ -71,16 +77,19 @@ def run(
     specs = check_models(cfg.models)
     rows, columns, digest = read_rows(data, cfg.limit)
     check_reference(cfg.reference, columns)
-    namespace = namespace or {}
-    if template is not None and template.strip():  # a text that cannot render is not stored
-        Template(template.strip(), name).check_variables(columns, namespace)
+    namespace, variables = namespace or {}, variables or {}
+    given = template.strip() if template is not None and template.strip() else None
+    if given is not None:  # a text that cannot render is not stored
+        Template(given, name, own=True).check_variables(columns, namespace, variables)
     chosen, created = _choose_versions(name, template, cfg.versions)
-    templates = [Template(v.template, name) for v in chosen]
+    templates = [Template(v.template, name, own=v.template == given) for v in chosen]
     for t in templates:
-        t.check_variables(columns, namespace)
+        t.check_variables(columns, namespace, variables)
     single = len(rows) == 1 and len(specs) == 1 and len(chosen) == 1
     streamer = Streamer.open(cfg.stream, f"{name} · {specs[0]}") if single else None
-    session = Session(rows, columns, namespace, gen, progress=progress, stream=streamer)
+    session = Session(
+        rows, columns, namespace, gen, variables=variables, progress=progress, stream=streamer
+    )
     try:
         records = [
             record

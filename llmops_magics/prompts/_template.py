@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from llmops_magics.prompts import _sandbox
 from llmops_magics.prompts._errors import TemplateError, UnknownVariableError
 
 __all__ = ["OUTPUTS", "Template", "normalize"]
@@ -18,15 +19,6 @@ OUTPUTS = "outputs"
 def normalize(text: str) -> str:
     """The stored form of a template: surrounding blank lines and spaces removed."""
     return text.strip()
-
-
-def _environment() -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    # Sandboxed: templates come from cells and the registry and may see notebook objects;
-    # StrictUndefined: a missing value is an error, never an empty string in the prompt.
-    return SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False)
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -53,12 +45,16 @@ class Template:
 
     text: str
     name: str = ""
+    #: True when the caller wrote this text in this call (a cell, ``--template``): it may read
+    #: the notebook's variables. A version loaded from the registry may have been written by
+    #: someone else: it reads data columns and explicit variables only.
+    own: bool = False
 
     @cached_property
     def _parsed(self) -> tuple[Any, Any, Any]:
         from jinja2 import TemplateSyntaxError
 
-        env = _environment()
+        env = _sandbox.environment()
         try:
             ast = env.parse(self.text)
             compiled = env.from_string(self.text)
@@ -120,14 +116,26 @@ class Template:
                 return int(node.lineno)
         return None
 
-    def check_variables(self, columns: Iterable[str], namespace: Mapping[str, Any]) -> None:
-        """Raise :class:`UnknownVariableError` for the first variable with no source."""
+    def check_variables(
+        self,
+        columns: Iterable[str],
+        namespace: Mapping[str, Any],
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise :class:`UnknownVariableError` for the first variable with no source
+        (``namespace`` counts only for the caller's :attr:`own` text)."""
         cols = list(columns)
-        known = set(cols) | set(namespace) | {OUTPUTS}
+        known = set(cols) | set(variables or {}) | {OUTPUTS}
+        if self.own:
+            known |= set(namespace)
         for variable in self.variables:
             if variable not in known:
                 raise UnknownVariableError(
-                    variable, name=self.name, columns=cols, line=self._line_of(variable)
+                    variable,
+                    name=self.name,
+                    columns=cols,
+                    line=self._line_of(variable),
+                    stored=not self.own and variable in namespace,
                 )
 
     def render(self, values: Mapping[str, Any]) -> str:
@@ -137,7 +145,14 @@ class Template:
 
         _, _, compiled = self._parsed
         try:
-            return str(compiled.render(values)).strip()
+            return _sandbox.render(compiled, values).strip()
+        except TemplateError as exc:  # a bound of the sandbox
+            raise TemplateError(
+                f"Cannot render the template: {exc.message}",
+                name=self.name,
+                line=_template_line(exc),
+                hint=exc.hint,
+            ) from None
         except UndefinedError as exc:
             raise TemplateError(
                 f"Cannot render the template: {exc.message}",
