@@ -23,6 +23,7 @@ from typing import Any
 from llmops_magics.files import atomic_write
 from llmops_magics.pipelines._errors import StageFailedError
 from llmops_magics.pipelines._outputs import OUTPUTS_ENV
+from llmops_magics.pipelines._paths import inside
 from llmops_magics.pipelines._spec import Stage
 
 __all__ = ["HtmlExports", "Kernels", "execute_stage", "failure", "keep_failed", "to_html"]
@@ -208,6 +209,7 @@ def keep_failed(folder: Path, out_dir: Path, name: str) -> Path | None:
         return None
     target = out_dir / "failed" / f"{name}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
+    target = inside(out_dir / "failed", target)
     shutil.copyfile(executed, target)
     with contextlib.suppress(Exception):
         to_html(target, target.with_suffix(".html"))

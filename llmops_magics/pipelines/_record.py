@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from llmops_magics import tracking
 from llmops_magics.files import atomic_write
 from llmops_magics.pipelines._errors import StageFailedError
+from llmops_magics.pipelines._paths import inside
 from llmops_magics.pipelines._result import StageResult
 from llmops_magics.pipelines._spec import Pipeline
 
@@ -47,14 +48,23 @@ class PipelineRun:
     FAILED (a stage failed: :class:`StageFailedError` escapes) or KILLED (Ctrl-C).
     """
 
-    def __init__(self, ws: Workspace, pipeline: Pipeline, *, enabled: bool) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        pipeline: Pipeline,
+        *,
+        enabled: bool,
+        parent: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
         self.uri = ws.tracking_uri
         self.run: tracking.StageRun | None = None
         if enabled:
             self.run = tracking.tracker(ws).start_run(
                 "pipeline",
                 name=f"pipeline {pipeline.name}",
-                tags={tracking.PIPELINE: pipeline.name},
+                tags={tracking.PIPELINE: pipeline.name, **(tags or {})},
+                parent=parent,
                 owned=True,
             )
 
@@ -164,10 +174,10 @@ def collect(
     nb_dir.mkdir()
     moved = []
     for s in stages:
-        target = out_dir / f"{s.name}.ipynb"
+        target = inside(out_dir, out_dir / f"{s.name}.ipynb")
         _link(Path(s.notebook), target)
         shutil.copyfile(target, nb_dir / target.name)
-        html, html_target = Path(s.html), out_dir / f"{s.name}.html"
+        html, html_target = Path(s.html), inside(out_dir, out_dir / f"{s.name}.html")
         if html.exists():
             _link(html, html_target)
             shutil.copyfile(html, nb_dir / html_target.name)

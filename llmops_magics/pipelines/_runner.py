@@ -26,11 +26,12 @@ from llmops_magics.pipelines._execute import (
     keep_failed,
 )
 from llmops_magics.pipelines._params import MISSING, coerce, default_value
+from llmops_magics.pipelines._paths import bad_name, inside
 from llmops_magics.pipelines._record import PipelineRun, collect
 from llmops_magics.pipelines._result import PipelineResult, StageResult
 from llmops_magics.pipelines._spec import Pipeline, Stage, load_pipeline
 
-__all__ = ["PipelineResult", "StageResult", "run_pipeline"]
+__all__ = ["PipelineResult", "StageResult", "fully_cached", "run_pipeline"]
 
 Log = Callable[[str], None]
 
@@ -210,6 +211,8 @@ def run_pipeline(
     track: bool = True,
     folder: str | os.PathLike[str] | None = None,
     log_output: bool = False,
+    parent: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> PipelineResult:
     """Run a pipeline's stages in dependency order, reusing cached stages.
 
@@ -232,6 +235,8 @@ def run_pipeline(
         ``<workspace>/pipelines/<name>/``).
     log_output
         Also stream what each cell prints (papermill's ``log_output``) to standard error.
+    parent, tags
+        The MLflow run of a batch this run belongs to (its child), and tags of its own.
 
     Raises
     ------
@@ -248,15 +253,16 @@ def run_pipeline(
         pipeline = pipeline.with_params(params)
     forced = _force_set(pipeline, force)
     ws = workspace.current().ensure()
+    out_dir = _out_dir(ws.root, pipeline, folder)
     cache = StageCache(ws.root / "cache" / "pipelines")
     cache.clean_scratch()
-    with PipelineRun(ws, pipeline, enabled=track) as record:
+    with PipelineRun(ws, pipeline, enabled=track, parent=parent, tags=tags) as record:
         with HtmlExports() as html:
             run = _Run(
                 pipeline=pipeline,
                 cache=cache,
                 env=environment(),
-                out_dir=ws.root / "pipelines" / pipeline.name if folder is None else Path(folder),
+                out_dir=out_dir,
                 kernels=_kernels(ws.root, pipeline, record, progress, log_output),
                 record=record,
                 forced=forced,
@@ -267,6 +273,49 @@ def run_pipeline(
         # the HTML copies are done here: they are part of the run's artifacts
         total = time.perf_counter() - started
         return _finish(run, failed, total, dict(params or {}), track)
+
+
+def _out_dir(home: Path, pipeline: Pipeline, folder: str | os.PathLike[str] | None) -> Path:
+    """Where the run's notebooks go; names that are not identifiers never reach a path."""
+    for name in (pipeline.name, *pipeline.stages):
+        why = bad_name(name)
+        if why is not None:
+            raise PipelineError(f"Pipeline {pipeline.name!r}: {why}.")
+    if folder is not None:
+        return Path(folder)
+    return inside(home / "pipelines", home / "pipelines" / pipeline.name)
+
+
+def fully_cached(
+    pipeline: Pipeline, params: Mapping[str, Any] | None, force: bool | Iterable[str]
+) -> bool:
+    """Whether every stage of this run would come from the cache (nothing to execute): such a
+    variant of a batch is served here instead of being sent to a worker."""
+    from llmops_magics import workspace
+
+    if params:
+        pipeline = pipeline.with_params(params)
+    if _force_set(pipeline, force):
+        return False
+    cache = StageCache(workspace.current().root / "cache" / "pipelines")
+    env = environment()
+    done: dict[str, StageResult] = {}
+    for stage in pipeline.stages.values():
+        try:
+            resolved = _resolve_params(pipeline, stage, done)
+        except PipelineError:
+            return False
+        key = stage_key(
+            template_digest=file_digest(stage.notebook),
+            params=_effective(pipeline, stage, resolved),
+            upstream={up: done[up].outputs for up in stage.upstream},
+            env=env,
+        )
+        entry = cache.get(key)
+        if entry is None:
+            return False
+        done[stage.name] = _stage_result(stage, "cached", 0.0, entry, entry.meta())
+    return True
 
 
 def _kernels(

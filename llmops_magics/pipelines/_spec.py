@@ -25,6 +25,7 @@ from typing import Any
 
 from llmops_magics.pipelines._errors import PipelineError, PipelineSpecError
 from llmops_magics.pipelines._params import coerce
+from llmops_magics.pipelines._paths import bad_name
 from llmops_magics.pipelines._templates import (
     TemplateInfo,
     describe_template,
@@ -49,7 +50,17 @@ def _loader() -> Any:
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            # An alias (*name) repeats a node without copying it: nested aliases expand
+            # exponentially (a "billion laughs" bomb). Pipelines are small: write values out.
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise PipelineSpecError(
+                    "YAML aliases (*name) are not allowed in a pipeline file",
+                    line=mark.line + 1,
+                    hint="Write the value out instead of an &anchor / *alias pair.",
+                )
+            return super().compose_node(parent, index)
 
     def construct_map(loader: Any, node: Any) -> Iterator[_Map]:
         data = _Map()
@@ -191,6 +202,11 @@ def parse_pipeline(text: str, *, path: str | None = None, base: Path | None = No
     base = base or (Path(path).resolve().parent if path else Path.cwd())
     stages: dict[str, Stage] = {}
     for stage_name, raw in raw_stages.items():
+        why = bad_name(stage_name)
+        if why is not None:  # a stage's name is a file name of the run: never a path
+            raise _fail(
+                f"stage name {why}", label, _line(raw_stages, stage_name), hint="e.g. prep_2:"
+            )
         stages[str(stage_name)] = _parse_stage(str(stage_name), raw, raw_stages, label, base)
     templates = {name: _describe(stage) for name, stage in stages.items()}
     stages = {n: dataclasses.replace(s, notebook=templates[n].path) for n, s in stages.items()}
@@ -216,7 +232,7 @@ def _read_yaml(text: str, label: str | None) -> Any:
     try:
         return yaml.load(text, Loader=_loader())  # a SafeLoader subclass
     except PipelineSpecError as exc:
-        raise _fail(exc.message, label, exc.line) from None
+        raise _fail(exc.message, label, exc.line, hint=exc.hint) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -258,12 +274,15 @@ def _check_top(doc: Any, path: str | None, label: str | None) -> tuple[str, int]
         )
     _only_known_keys(doc, _TOP_KEYS, "A pipeline", label)
     name = doc.get("name", Path(path).stem if path else "pipeline")
-    if not isinstance(name, str) or not name.strip() or "/" in name:
-        raise _fail(f"`name` must be a short text, got {name!r}", label, _line(doc, "name"))
+    if isinstance(name, str):
+        name = name.strip()
+    why = bad_name(name)
+    if why is not None:  # the name is a folder of the workspace: never a path
+        raise _fail(f"`name`: {why}", label, _line(doc, "name"), hint="e.g. name: my_pipeline")
     seed = doc.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise _fail(f"`seed` must be an integer, got {seed!r}", label, _line(doc, "seed"))
-    return name.strip(), seed
+    return name, seed
 
 
 def load_pipeline(path: str | os.PathLike[str]) -> Pipeline:

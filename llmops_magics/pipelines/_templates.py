@@ -9,11 +9,11 @@ them.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics.files import atomic_write
 from llmops_magics.pipelines._errors import PipelineError
 from llmops_magics.results import Result
 
@@ -216,12 +216,26 @@ def copy_template(
     source = template_path(name)
     target = Path(dest) if dest is not None else Path.cwd()
     if target.suffix != ".ipynb":
+        if target.exists() and not target.is_dir():
+            raise PipelineError(
+                f"{str(target)!r} is a file, not a folder or a .ipynb path.",
+                hint="Give a folder, or a path that ends in .ipynb.",
+            )
         target = target / f"{name}.ipynb"
-    if target.exists() and not overwrite:
+    if (target.exists() or target.is_symlink()) and not overwrite:  # a dangling link too
         raise PipelineError(
             f"{str(target)!r} already exists.",
             hint="Give another destination, or --force to replace it.",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    if target.is_dir():
+        raise PipelineError(f"{str(target)!r} is a folder.", hint="Give a file path or a folder.")
+    try:
+        # written next to the target and renamed over it: a symbolic link there is replaced,
+        # never written through
+        atomic_write(target, source.read_bytes())
+    except OSError as exc:
+        raise PipelineError(
+            f"Cannot write {str(target)!r}: {exc.strerror or exc}.",
+            hint="Give a folder you can write to.",
+        ) from None
     return TemplateCopy(name=name, path=str(target))

@@ -137,11 +137,43 @@ def test_undeclared_output_is_named(folder):
             "line 2: stage 'a': n: 'abc' is not an integer",
         ),
         ("stages:\n  a: [1, 2]\n", "must be a mapping"),
+        # names become file names of the run: never paths
+        ("stages:\n  ../../../tmp/x/victim: {template: a.ipynb}\n", "line 2: stage name '\\.\\."),
+        ("stages:\n  a/b: {template: a.ipynb}\n", "line 2: stage name 'a/b' is not a valid"),
+        ("name: ..\nstages:\n  a: {template: a.ipynb}\n", "line 1: `name`: '..' is not a valid"),
+        ("name: a/b\nstages:\n  a: {template: a.ipynb}\n", "`name`: 'a/b' is not a valid"),
     ],
 )
 def test_bad_pipeline_files(folder, text, match):
     with pytest.raises(PipelineSpecError, match=match):
         pipelines.load_pipeline(_write(folder, text))
+
+
+BOMB = """\
+name: bomb
+stages:
+  a:
+    template: a.ipynb
+    params:
+      label: x
+x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]
+x1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]
+x2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]
+x3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]
+x4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]
+x5: &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4]
+x6: &a6 [*a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5]
+x7: &a7 [*a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6]
+x8: &a8 [*a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7]
+"""
+
+
+def test_yaml_aliases_are_refused(folder):
+    with pytest.raises(PipelineSpecError, match="line 8: YAML aliases .* are not allowed"):
+        pipelines.load_pipeline(_write(folder, BOMB))
+    sweep = "name: s\nstages:\n  a:\n    params:\n      label: &l x\n      note: *l\n"
+    with pytest.raises(PipelineSpecError, match="line 6: YAML aliases"):
+        pipelines.load_pipeline(_write(folder, sweep))
 
 
 def test_no_such_pipeline_file(tmp_path):

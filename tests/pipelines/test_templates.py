@@ -145,3 +145,32 @@ def test_sweep_template_runs(tmp_path, fresh_workspace, tiny_model, widget_outpu
     assert out["model_spec"].startswith("run:") and set(out["best_params"]) == {"lr", "lora_r"}
     assert result.metrics["sweep.best_eval_loss"] > 0
     assert widget_outputs(result.stage("sweep").notebook) == []  # no sweep board in papermill
+
+
+def test_template_copy_force_replaces_a_symlink_never_writes_through(tmp_path):
+    name = pipelines.template_names()[0]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "nb" / f"{name}.ipynb"
+    link.parent.mkdir()
+    link.symlink_to(victim)
+    with pytest.raises(PipelineError, match="already exists"):
+        pipelines.copy_template(name, link.parent)
+    pipelines.copy_template(name, link.parent, overwrite=True)
+    assert victim.read_text() == "precious" and not link.is_symlink()
+    assert link.read_bytes() == pipelines.template_path(name).read_bytes()
+    dangling = tmp_path / "dangling.ipynb"
+    dangling.symlink_to(tmp_path / "created-through-the-link.ipynb")
+    with pytest.raises(PipelineError, match="already exists"):
+        pipelines.copy_template(name, dangling)
+    assert not (tmp_path / "created-through-the-link.ipynb").exists()
+
+
+def test_template_copy_bad_destinations_are_one_line_errors(tmp_path):
+    name = pipelines.template_names()[0]
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(PipelineError, match="is a file, not a folder"):
+        pipelines.copy_template(name, tmp_path / "notes.txt")
+    with pytest.raises(PipelineError, match="Cannot write .*Not a directory"):
+        pipelines.copy_template(name, tmp_path / "notes.txt" / "sub" / "x.ipynb")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
