@@ -41,11 +41,16 @@ class RunSource(ModelSource):
             ) from exc
         status = run.info.status
         stage = run.data.tags.get(tracking.STAGE, "")
+        if tracking.interrupted(run):  # RUNNING in the store, but its process died
+            raise ModelNotFoundError(
+                spec,
+                f"the run {run_id!r} was interrupted (its process died) before it logged an "
+                f"adapter. Resume it with %llmops finetune --resume {run_id}.",
+            )
         if status in ("RUNNING", "SCHEDULED"):
             raise ModelNotFoundError(
                 spec,
-                f"the run {run_id!r} is still running; its adapter is logged when it ends. If "
-                "its process died, resume it with %llmops finetune --resume " + run_id + ".",
+                f"the run {run_id!r} is still running; its adapter is logged when it ends.",
             )
         if not tracker.list_artifacts(run_id, "adapter"):
             what = f"a {stage!r} run" if stage else "a run"

@@ -16,7 +16,14 @@ readers spell them once.
 """
 
 from llmops_magics.tracking import _tags
-from llmops_magics.tracking._runs import StageRun, Tracker, owner_alive, owner_tags, tracker
+from llmops_magics.tracking._runs import (
+    StageRun,
+    Tracker,
+    interrupted,
+    owner_alive,
+    owner_tags,
+    tracker,
+)
 from llmops_magics.tracking._store import (
     RunNotFoundError,
     TrackingError,
@@ -39,6 +46,7 @@ __all__ = [
     "experiment_id",
     "forget_store",
     "mlflow_module",
+    "interrupted",
     "owner_alive",
     "owner_tags",
     "point_mlflow",

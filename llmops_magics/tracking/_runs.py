@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from llmops_magics.tracking._traces import Prompts, Traces
 
-__all__ = ["StageRun", "Tracker", "owner_alive", "owner_tags", "tracker"]
+__all__ = ["StageRun", "Tracker", "interrupted", "owner_alive", "owner_tags", "tracker"]
 
 # MLflow's limits for one log_batch request
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
@@ -66,6 +66,12 @@ def owner_alive(run_tags: Mapping[str, str]) -> bool | None:
         return False
     recorded = run_tags.get(_t.OWNER_START, "")
     return not recorded or recorded == started
+
+
+def interrupted(run: Any) -> bool:
+    """Whether an MLflow run shows RUNNING but the process that owned it died (a ``kill -9``,
+    an out-of-memory kill, a crashed kernel): readers treat such a run as interrupted."""
+    return run.info.status == "RUNNING" and owner_alive(run.data.tags) is False
 
 
 class StageRun:

@@ -135,6 +135,20 @@ def forget_store(uri: str | None = None) -> None:
 _RUN_COLUMNS = ["run_id", "run_name", "experiment", "stage", "status", "start_time", "end_time"]
 
 
+def _mark_interrupted(frame: pd.DataFrame) -> None:
+    """RUNNING rows whose owning process died read INTERRUPTED (the store is not changed)."""
+    from llmops_magics.tracking import _tags as _t
+    from llmops_magics.tracking._runs import owner_alive
+
+    keys = [_t.OWNER_HOST, _t.OWNER_PID, _t.OWNER_START]
+    if f"tags.{_t.OWNER_PID}" not in frame:
+        return
+    for i in frame.index[frame["status"] == "RUNNING"]:
+        tags = {k: frame.at[i, f"tags.{k}"] for k in keys if f"tags.{k}" in frame}
+        if owner_alive({k: v for k, v in tags.items() if isinstance(v, str)}) is False:
+            frame.at[i, "status"] = "INTERRUPTED"
+
+
 def runs(
     *, limit: int = 100, filter_string: str = "", workspace: Workspace | None = None
 ) -> pd.DataFrame:
@@ -172,6 +186,7 @@ def runs(
         return pd.DataFrame(columns=_RUN_COLUMNS)
     frame = frame.rename(columns={"tags.mlflow.runName": "run_name", "tags.llmops.stage": "stage"})
     frame["experiment"] = frame["experiment_id"].map(experiments)
+    _mark_interrupted(frame)
     for col in _RUN_COLUMNS:
         if col not in frame:
             frame[col] = None

@@ -96,3 +96,20 @@ def test_an_empty_store_file_is_refused_as_corrupt(tmp_path):
     (root / "mlflow.db").write_bytes(b"")
     with pytest.raises(LlmopsError, match="empty file"):
         tracking.tracker(workspace.Workspace(root))
+
+
+def test_a_running_run_whose_owner_died_reads_interrupted(fresh_workspace):
+    t = tracking.tracker()
+    live = t.start_run("pipeline", owned=True)
+    dead = t.start_run("pipeline", owned=True)
+    t.set_tags(dead.id, {tracking.OWNER_PID: "999999999", tracking.OWNER_START: "1"})
+    unowned = t.start_run("generate")
+    assert not tracking.interrupted(t.get_run(live.id))
+    assert tracking.interrupted(t.get_run(dead.id))
+    assert not tracking.interrupted(t.get_run(unowned.id))  # unknown owner: not judged
+    status = dict(zip(*[t.runs_frame()[c] for c in ("run_id", "status")], strict=True))
+    assert status[live.id] == "RUNNING" and status[unowned.id] == "RUNNING"
+    assert status[dead.id] == "INTERRUPTED"
+    assert t.get_run(dead.id).info.status == "RUNNING"  # a reader changes nothing
+    for run in (live, dead, unowned):
+        run.end()
