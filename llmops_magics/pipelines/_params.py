@@ -115,8 +115,26 @@ def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def grid_variants(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, in order (the first name varies slowest)."""
+#: the most variants a grid may start unless its caller raises the cap (--max-variants)
+MAX_VARIANTS = 1000
+
+
+def grid_variants(
+    grid: Mapping[str, list[Any]], *, max_variants: int = MAX_VARIANTS
+) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, in order (the first name varies slowest).
+
+    A grid of more than ``max_variants`` combinations is refused before any is made: each
+    variant is a whole pipeline run, and 100 x 100 x 100 values are a million of them.
+    """
+    count = math.prod(len(v) for v in grid.values())
+    if count > max_variants:
+        sizes = " x ".join(str(len(v)) for v in grid.values())
+        raise PipelineError(
+            f"The grid has {count:,} variants ({sizes}), over the cap of {max_variants:,}.",
+            hint="Give fewer values, or raise the cap explicitly with "
+            f"--max-variants {count} (max_variants= in Python).",
+        )
     names = list(grid)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
 

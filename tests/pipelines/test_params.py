@@ -47,3 +47,12 @@ def test_assignments_and_grids():
         pipelines.parse_grid(["a.x=1", "a.x=2"])
     with pytest.raises(PipelineError, match="is not NAME=V1,V2"):
         pipelines.parse_grid(["a.x"])
+
+
+def test_a_grid_over_the_cap_is_refused_before_any_variant():
+    values = [str(i) for i in range(100)]
+    grid = {"a.x": values, "a.y": values, "a.z": values}
+    with pytest.raises(PipelineError, match=r"1,000,000 variants \(100 x 100 x 100\).*--max-var"):
+        grid_variants(grid)
+    assert len(grid_variants({"a.x": values, "a.y": values[:10]})) == 1000  # at the cap
+    assert len(grid_variants({"a.x": values, "a.y": values[:20]}, max_variants=2000)) == 2000
