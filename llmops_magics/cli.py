@@ -7,7 +7,9 @@ input, and ``--data`` names a CSV, JSON Lines or Parquet file instead of a noteb
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,12 @@ def _show(result: Any) -> None:
         print(repr(result))
 
 
+def _debug_traceback() -> None:
+    """With ``LLMOPS_DEBUG=1``, print the traceback of the error being handled."""
+    if os.environ.get("LLMOPS_DEBUG"):
+        traceback.print_exc()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; exit status 0 on success, 1 on a domain error, 2 on bad usage."""
     parser = build_parser(argparse.ArgumentParser, prog="llmops")
@@ -74,7 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     except UsageProblem as exc:
         parser.exit(2, f"llmops {cmd.name}: error: {exc}\n")
     except LlmopsError as exc:
+        _debug_traceback()
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        _debug_traceback()
+        print(f"llmops {cmd.name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # not a domain error: still one line, unless debugging
+        _debug_traceback()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"{type(exc).__name__}: {first} (llmops {cmd.name} failed unexpectedly; "
+            "LLMOPS_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
     _show(result)
     return 0

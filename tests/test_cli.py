@@ -86,3 +86,22 @@ def test_prompts_from_standard_input(tiny_model, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "2 outputs" in proc.stdout and "'second prompt'" in proc.stdout
+
+
+def test_unexpected_errors_are_one_line_and_llmops_debug_shows_the_traceback(
+    tmp_path, capsys, monkeypatch
+):
+    bad = tmp_path / "rows.jsonl"
+    bad.write_text("{not json\n")
+    argv = ["generate", "--data", str(bad), "--column", "q", "--no-track"]
+    monkeypatch.delenv("LLMOPS_DEBUG", raising=False)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "ValueError" in err and "LLMOPS_DEBUG=1 shows the traceback" in err
+    monkeypatch.setenv("LLMOPS_DEBUG", "1")
+    assert main(argv) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+    assert main(["generate", "--model", "org/remote-model", "hello"]) == 1  # a domain error too
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "never downloads" in err
