@@ -31,6 +31,26 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[object]:
+    """A Dask ``LocalCluster`` of 2 process workers (one thread each), started once per test
+    process (≈ 3 s); tests pass ``executor=dask_cluster.scheduler_address``. A test that kills
+    a worker waits for the nanny to bring it back before it ends."""
+    import logging
+
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
 def shared_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One workspace for tests that only add runs (its MLflow store is created once)."""
     return tmp_path_factory.mktemp("shared") / ".llmops"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmops_magics.config import Config, ConfigError, option
+from llmops_magics.executor import check_executor, executor_option
 from llmops_magics.pipelines._errors import PipelineError
-from llmops_magics.pipelines._params import parse_assignment, parse_grid
+from llmops_magics.pipelines._params import MAX_VARIANTS, parse_assignment, parse_grid
 
 __all__ = ["PipelineConfigError", "PipelineRunConfig"]
 
@@ -43,7 +44,12 @@ class PipelineRunConfig(Config):
         help="batch run: one variant per combination of values; repeatable",
         repeat=True,
     )
-    jobs: int = option(1, minimum=1, metavar="K", help="with --grid: variants run at once")
+    max_variants: int = option(
+        MAX_VARIANTS,
+        help="the most variants a grid may start; a larger grid is refused unless raised here",
+        minimum=1,
+    )
+    executor: str = executor_option("the grid's variants")
     force: bool = option(False, help="re-run every stage, ignoring the cache")
     force_stage: list[str] = option(
         default_factory=list,
@@ -56,9 +62,10 @@ class PipelineRunConfig(Config):
     log_output: bool = option(False, help="also stream what each cell prints (stderr)")
 
     def check(self) -> None:
-        """Rules between options: parallel jobs need a grid; --force or --force-stage."""
-        if self.jobs > 1 and not self.grid:
-            self.fail("jobs", "--jobs runs variants in parallel: give --grid as well.")
+        """Rules between options: an executor runs a grid; --force or --force-stage."""
+        check_executor(self)
+        if self.executor != "local" and not self.grid:
+            self.fail("executor", "--executor runs the variants of a grid: give --grid as well.")
         if self.force and self.force_stage:
             self.fail("force_stage", "give --force (every stage) or --force-stage STAGE, not both.")
 

@@ -1,24 +1,22 @@
-"""Batch runs: one pipeline, several parameter variants, up to K at a time in processes."""
+"""Batch runs: one pipeline, several parameter variants, run as tasks of an executor (this
+process, or Dask worker processes on this machine or many)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics import executor as executor_mod
+from llmops_magics.errors import LlmopsError
 from llmops_magics.pipelines._errors import PipelineError, StageFailedError
-from llmops_magics.pipelines._params import grid_variants
-from llmops_magics.pipelines._runner import run_pipeline
+from llmops_magics.pipelines._params import MAX_VARIANTS, grid_variants
+from llmops_magics.pipelines._runner import fully_cached, run_pipeline
 from llmops_magics.pipelines._spec import Pipeline, load_pipeline
 from llmops_magics.results import Result
 
@@ -36,9 +34,11 @@ class GridResult(Result):
     grid: dict[str, list[Any]]
     rows: list[dict[str, Any]]
     duration_s: float = 0.0
-    jobs: int = 1
+    executor: str = "local"
     folder: str = ""
     errors: dict[int, str] = field(default_factory=dict)
+    #: the MLflow run of the batch (each variant's pipeline run is its child)
+    run_id: str | None = None
 
     _title = "batch run"
 
@@ -52,7 +52,7 @@ class GridResult(Result):
         ok = sum(1 for r in self.rows if r.get("status") == "finished")
         return (
             f"pipeline {self.name}: {len(self.rows)} variants ({ok} finished) in "
-            f"{self.duration_s:.1f} s with {self.jobs} job(s)"
+            f"{self.duration_s:.1f} s on {self.executor}"
         )
 
     def best(self, metric: str, *, mode: str = "min") -> dict[str, Any]:
@@ -140,10 +140,11 @@ def run_grid(
     grid: Mapping[str, list[Any]],
     *,
     params: Mapping[str, Any] | None = None,
-    jobs: int = 1,
+    executor: str = "local",
     force: bool | list[str] = False,
     log: Callable[[str], None] | None = None,
     track: bool = True,
+    max_variants: int = MAX_VARIANTS,
 ) -> GridResult:
     """Run one variant of the pipeline per combination of ``grid`` values.
 
@@ -155,50 +156,83 @@ def run_grid(
         ``{"finetune.lr": [1e-4, 3e-4], ...}``: every combination is a variant.
     params
         Overrides common to every variant.
-    jobs
-        Variants run at once, each in its own process (stages they share run once: the
-        others wait for the cache).
+    executor
+        Where the variants run: ``local`` (one after another, here), ``dask-local:N`` (N
+        worker processes on this machine) or a Dask scheduler address. Stages that variants
+        share run once (the others wait for the cache); a variant whose stages are all cached
+        is served here without a task.
     force, track
-        As for :func:`run_pipeline`.
+        As for :func:`run_pipeline`. With ``track``, the batch is an MLflow run and each
+        variant's pipeline run its child, tagged with the worker's host.
+    max_variants
+        A grid with more combinations is refused before any variant starts.
+
+    Raises
+    ------
+    ExecutorError
+        The executor cannot be used (e.g. the scheduler is unreachable): nothing was written.
     """
     from llmops_magics import workspace
 
-    if jobs < 1:
-        raise PipelineError(f"--jobs must be at least 1, got {jobs}.")
     if not grid:
         raise PipelineError("the grid is empty.", hint='Give --grid "stage.param=v1,v2".')
     spec = pipeline if isinstance(pipeline, Pipeline) else load_pipeline(pipeline)
     if spec.path is None:
-        raise PipelineError("a batch run needs a pipeline file (its processes read it).")
-    variants = grid_variants(grid)
+        raise PipelineError("a batch run needs a pipeline file (its workers read it).")
+    variants = grid_variants(grid, max_variants=max_variants)
     common = dict(params or {})
     for values in variants:  # check every variant before starting any
         spec.with_params({**common, **values})
-    ws = workspace.current().ensure()
-    batch = _Batch(
-        spec=spec,
-        variants=variants,
-        common=common,
-        force=force,
-        track=track,
-        workspace=ws.root,
-        say=log or (lambda m: print(m, flush=True)),
-    )
+    say = log or (lambda m: print(m, flush=True))
     started = time.perf_counter()
-    if jobs == 1:
-        batch.run_inline()
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(batch.run_process, range(len(variants))))
+    requires = ("llmops-magics", "papermill", "ipykernel")
+    with executor_mod.open_executor(executor, say=say, requires=requires) as ex:
+        ws = workspace.current().ensure()
+        batch = _Batch(spec, variants, common, force, track, ws.root, say)
+        with _BatchRun(batch, ex.spec.text) as record:
+            batch.run(ex, record.id)
+            record.finish(batch)
     return GridResult(
         name=spec.name,
         grid={k: list(v) for k, v in grid.items()},
         rows=[r for r in batch.rows if r is not None],
         duration_s=time.perf_counter() - started,
-        jobs=jobs,
+        executor=ex.spec.text,
         folder=str(batch.root),
         errors=batch.errors,
+        run_id=record.id,
     )
+
+
+#: the tag holding a variant's position in its batch (on the variant's pipeline run)
+VARIANT = "llmops.grid.variant"
+
+# papermill changes the working directory of its process: one stage at a time per process,
+# even on a Dask worker with several threads
+_PAPERMILL = threading.Lock()
+
+
+def run_variant(job: dict[str, Any]) -> dict[str, Any]:
+    """One variant of a batch (a task: here or on a worker); its outcome as plain data."""
+    tags = {**executor_mod.worker_tags(), VARIANT: str(job["index"])}
+    with _PAPERMILL:
+        try:
+            result = run_pipeline(
+                job["pipeline"],
+                params=job["params"],
+                force=job["force"],
+                progress=False,
+                track=job["track"],
+                folder=job["folder"],
+                log=executor_mod.log,
+                parent=job["parent"],
+                tags=tags,
+            )
+        except StageFailedError as exc:
+            return {"status": "failed", "error": str(exc), "short": f"{exc.stage}: {exc.reason}"}
+        except LlmopsError as exc:
+            return {"status": "failed", "error": str(exc), "short": str(exc)}
+    return {"status": "finished", **_result_dict(result), "worker": tags}
 
 
 @dataclass
@@ -214,7 +248,6 @@ class _Batch:
     say: Callable[[str], None]
     rows: list[dict[str, Any] | None] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.rows = [None] * len(self.variants)
@@ -224,77 +257,95 @@ class _Batch:
         """Where the variants' notebooks go: a folder each."""
         return self.workspace / "pipelines" / self.spec.name / "grid"
 
-    def folder(self, i: int) -> Path:
-        return self.root / _slug(self.variants[i])
+    def job(self, i: int, parent: str | None) -> dict[str, Any]:
+        """What a worker needs to run variant ``i`` (plain data)."""
+        return {
+            "index": i,
+            "pipeline": str(self.spec.path),
+            "params": {**self.common, **self.variants[i]},
+            "force": self.force,
+            "track": self.track,
+            "folder": str(self.root / _slug(self.variants[i])),
+            "parent": parent,
+        }
 
-    def failed(self, i: int, error: str, short: str) -> None:
-        self.errors[i] = error
-        self.rows[i] = _row(self.variants[i], None, short)
-
-    def run_inline(self) -> None:
-        """Every variant in turn, in this process."""
-        for i, values in enumerate(self.variants):
-            self.say(f"variant {i + 1}/{len(self.variants)}: {_label(values)}")
-            try:
-                result = run_pipeline(
-                    self.spec,
-                    params={**self.common, **values},
-                    force=self.force,
-                    log=_prefixed(self.say, f"  [{i + 1}] "),
-                    track=self.track,
-                    folder=self.folder(i),
-                    progress=False,
-                )
-            except StageFailedError as exc:
-                self.failed(i, str(exc), f"{exc.stage}: {exc.reason}")
-            else:
-                self.rows[i] = _row(values, _result_dict(result))
-
-    def run_process(self, i: int) -> None:
-        """Variant ``i`` in a worker process whose progress lines are streamed here."""
-        values = self.variants[i]
-        with tempfile.TemporaryDirectory(prefix="llmops-grid-") as tmp:
-            job, out = Path(tmp) / "job.json", Path(tmp) / "result.json"
-            job.write_text(
-                json.dumps(
-                    {
-                        "pipeline": str(self.spec.path),
-                        "params": {**self.common, **values},
-                        "force": self.force,
-                        "track": self.track,
-                        "workspace": str(self.workspace),
-                        "folder": str(self.folder(i)),
-                        "result": str(out),
-                    }
-                )
-            )
-            with self.lock:
-                self.say(f"variant {i + 1}/{len(self.variants)} started: {_label(values)}")
-            tail = self._stream(i, job)
-            outcome = json.loads(out.read_text()) if out.is_file() else None
-        if outcome and outcome.get("status") == "finished":
-            self.rows[i] = _row(values, outcome)
+    def done(self, i: int, outcome: Mapping[str, Any]) -> None:
+        """Variant ``i`` ended with ``outcome`` (from :func:`run_variant`)."""
+        if outcome.get("status") == "finished":
+            self.rows[i] = _row(self.variants[i], outcome)
+            state = "finished"
         else:
-            message = (outcome or {}).get("error") or "\n".join(tail[-5:]) or "no output"
-            self.failed(i, message, (outcome or {}).get("short", message[:200]))
+            self.errors[i] = str(outcome.get("error", ""))
+            self.rows[i] = _row(self.variants[i], None, str(outcome.get("short", "")))
+            state = "FAILED"
+        self.say(f"variant {i + 1}/{len(self.variants)} {state}: {_label(self.variants[i])}")
 
-    def _stream(self, i: int, job: Path) -> list[str]:
-        """Run the worker of ``job``, passing its lines on; its last lines."""
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llmops_magics.pipelines._worker", str(job)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "LLMOPS_HOME": str(self.workspace)},
+    def run(self, ex: Any, parent: str | None) -> None:
+        """Fully cached variants here, the others as tasks of ``ex``."""
+        todo = []
+        for i, values in enumerate(self.variants):
+            params = {**self.common, **values}
+            if ex.spec.distributed and fully_cached(self.spec, params, self.force):
+                self.say(f"variant {i + 1}/{len(self.variants)}: every stage cached")
+                with executor_mod.open_executor("local", say=self.say) as here:
+                    self.done(i, here.map(run_variant, [self.job(i, parent)])[0])
+            else:
+                todo.append(i)
+        for i in todo:
+            self.say(f"variant {i + 1}/{len(self.variants)}: {_label(self.variants[i])}")
+        ex.map(
+            run_variant,
+            [self.job(i, parent) for i in todo],
+            names=[_label(self.variants[i]) for i in todo],
+            on_done=lambda k, outcome: self.done(todo[k], outcome),
         )
-        assert proc.stdout is not None
-        tail: list[str] = []
-        for line in proc.stdout:
-            line = line.rstrip()
-            if not line or "without encryption" in line:
-                continue
-            tail = [*tail[-20:], line]
-            with self.lock:
-                self.say(f"  [{i + 1}] {line}")
-        proc.wait()
-        return tail
+
+
+class _BatchRun:
+    """The batch's own MLflow run: its variants' pipeline runs are its children. A child left
+    running by a worker that died (its variant ran again elsewhere) ends KILLED."""
+
+    def __init__(self, batch: _Batch, executor: str) -> None:
+        self.run: Any = None
+        if batch.track:
+            from llmops_magics import tracking
+
+            self.run = tracking.tracker().start_run(
+                "pipeline-grid",
+                name=f"grid {batch.spec.name}",
+                tags={tracking.PIPELINE: batch.spec.name, "llmops.executor": executor},
+                params={"variants": len(batch.variants), "grid": ", ".join(batch.variants[0])},
+                owned=True,
+            )
+
+    @property
+    def id(self) -> str | None:
+        """The run's id (None when not recorded)."""
+        return self.run.id if self.run is not None else None
+
+    def __enter__(self) -> _BatchRun:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.run is not None:
+            self.run.__exit__(*exc)
+
+    def finish(self, batch: _Batch) -> None:
+        """Record the rows, and end the children that a dead worker left running."""
+        if self.run is None:
+            return
+        from llmops_magics import tracking
+
+        tracker = self.run.tracker
+        stale = tracker.find_runs(
+            filter=f"tags.`{tracking.PARENT_RUN}` = '{self.run.id}' and "
+            "attributes.status = 'RUNNING'"
+        )
+        for run in stale:
+            tracker.set_tags(
+                run.info.run_id, {tracking.ERROR: "its worker died; the variant ran again"}
+            )
+            tracker.end_run(run.info.run_id, "KILLED")
+        ok = sum(1 for r in batch.rows if r and r.get("status") == "finished")
+        self.run.log_metrics({"variants_finished": ok, "variants_failed": len(batch.errors)})
+        self.run.log_json([r for r in batch.rows if r is not None], "grid.json")

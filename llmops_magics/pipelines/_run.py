@@ -48,10 +48,11 @@ def run(
             pipeline,
             config.parsed_grid(),
             params=params,
-            jobs=config.jobs,
+            executor=config.executor,
             force=config.forced(),
             log=log,
             track=config.track,
+            max_variants=config.max_variants,
         )
     return run_pipeline(
         pipeline,

@@ -36,6 +36,8 @@ __all__ = [
     "STAGE",
     "STATUS",
     "STUDY",
+    "WORKER",
+    "WORKER_HOST",
     "filter_stage",
 ]
 
@@ -89,6 +91,10 @@ PIPELINE_FAILED_STAGE = "llmops.pipeline.failed_stage"
 OWNER_HOST = "llmops.owner.host"
 OWNER_PID = "llmops.owner.pid"
 OWNER_START = "llmops.owner.start"
+#: where a task of a scaled-out job ran: the worker's host name and its Dask address ("local"
+#: when it ran in the calling process)
+WORKER_HOST = "llmops.worker.host"
+WORKER = "llmops.worker"
 
 #: MLflow's own tags
 PARENT_RUN = "mlflow.parentRunId"

@@ -84,14 +84,15 @@ def test_pipeline_run_flags_come_from_its_config():
     from llmops_magics.magics._commands import build_parser
 
     parser = build_parser(argparse.ArgumentParser)
-    words = "pipeline run p.yaml -p a.x=1 --param b.y=2 --grid a.x=1,2 --grid b.y=3 --jobs 2"
+    words = "pipeline run p.yaml -p a.x=1 --param b.y=2 --grid a.x=1,2 --grid b.y=3"
+    words += " --executor tcp://10.0.0.5:8786"
     words += " --force-stage a --force-stage b --no-track --no-progress --log-output"
     args = parser.parse_args(words.split())
     options = PipelineRunConfig(**config.given(args, PipelineRunConfig))
     assert options == PipelineRunConfig(
         overrides=["a.x=1", "b.y=2"],
         grid=["a.x=1,2", "b.y=3"],
-        jobs=2,
+        executor="tcp://10.0.0.5:8786",
         force_stage=["a", "b"],
         track=False,
         progress=False,
@@ -105,11 +106,11 @@ def test_pipeline_run_flags_come_from_its_config():
 
 def test_pipeline_usage_errors(ip, spec):
     with pytest.raises(UsageError, match="give --grid as well"):
-        ip.run_line_magic("llmops", f"pipeline run {spec} --jobs 2")
+        ip.run_line_magic("llmops", f"pipeline run {spec} --executor dask-local:2")
     with pytest.raises(UsageError, match="not both"):
         ip.run_line_magic("llmops", f"pipeline run {spec} --force --force-stage one")
-    with pytest.raises(UsageError, match="jobs=0 is out of range: it must be at least 1"):
-        ip.run_line_magic("llmops", f"pipeline run {spec} --jobs 0 --grid one.n=1,2")
+    with pytest.raises(UsageError, match="--executor: executor 'dask-local:0': N must be"):
+        ip.run_line_magic("llmops", f"pipeline run {spec} --executor dask-local:0 --grid one.n=1,2")
     with pytest.raises(PipelineError, match="is not NAME=VALUE"):
         ip.run_line_magic("llmops", f"pipeline run {spec} -p one.n")
     with pytest.raises(PipelineError, match="does not declare a parameter 'm'"):

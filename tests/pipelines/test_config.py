@@ -9,9 +9,16 @@ from llmops_magics.pipelines import PipelineConfigError, PipelineError, Pipeline
 
 def test_defaults_and_json_round_trip():
     default = PipelineRunConfig()
-    assert (default.jobs, default.force, default.track, default.progress) == (1, False, True, True)
+    assert (default.executor, default.force, default.track, default.progress) == (
+        "local",
+        False,
+        True,
+        True,
+    )
     assert default.parsed_overrides() == {} and default.forced() == []
-    options = PipelineRunConfig(overrides=["a.n=2"], grid=["b.x=1,2"], jobs=2, force=True)
+    options = PipelineRunConfig(
+        overrides=["a.n=2"], grid=["b.x=1,2"], executor="dask-local:2", force=True
+    )
     assert PipelineRunConfig.from_json(options.to_json()) == options
     assert options.forced() is True
 
@@ -19,8 +26,9 @@ def test_defaults_and_json_round_trip():
 @pytest.mark.parametrize(
     ("options", "field", "match"),
     [
-        ({"jobs": 0}, "jobs", "jobs=0 is out of range: it must be at least 1"),
-        ({"jobs": 2}, "jobs", "give --grid as well"),
+        ({"executor": "dask-local:0", "grid": ["a.n=1,2"]}, "executor", "N must be a whole"),
+        ({"executor": "ray", "grid": ["a.n=1,2"]}, "executor", "'ray' is not known"),
+        ({"executor": "dask-local:2"}, "executor", "give --grid as well"),
         ({"force": True, "force_stage": ["a"]}, "force_stage", "not both"),
         ({"overrides": "a.n=1"}, "overrides", "overrides must be of type list"),
     ],

@@ -15,7 +15,7 @@ def test_pipelines_notebook_declares_its_parameters():
     assert {k: p["default"] for k, p in params.items()} == {
         "rows": "200",
         "seeds": '"0,1"',
-        "jobs": "2",
+        "executor": '"dask-local:2"',
     }
 
 
@@ -27,7 +27,7 @@ def test_pipelines_notebook_runs(tmp_path, monkeypatch):
     papermill.execute_notebook(
         str(NOTEBOOK),
         str(out),
-        parameters={"rows": 60, "seeds": "0,1", "jobs": 2},
+        parameters={"rows": 60, "seeds": "0,1", "executor": "local"},
         kernel_name="python3",
         cwd=str(tmp_path),
         progress_bar=False,
