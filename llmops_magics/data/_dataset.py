@@ -28,6 +28,38 @@ def split_hash(frames: dict[str, pd.DataFrame]) -> str:
     return content_hash(whole.reset_index(drop=True))
 
 
+#: the files :meth:`PreparedDataset.save` writes
+_SAVED_FILES = {*(f"{s}.parquet" for s in SPLITS), "recipe.json", "manifest.json"}
+
+
+def _check_target(path: Path) -> None:
+    """Refuse ``.``, ``..``, any folder that holds the current one, and the workspace."""
+    from llmops_magics import workspace
+
+    resolved = path.resolve()
+    home = workspace.current().root.resolve()
+    cwd = Path.cwd().resolve()
+    if path.name in ("", ".", "..") or resolved in (cwd, *cwd.parents, home, *home.parents):
+        raise DataError(
+            f"Refusing to save a data set as {str(path)!r}: it holds the current folder or "
+            "the workspace.",
+            hint="Give a new folder for the data set, e.g. --save prepared/.",
+        )
+
+
+def _check_replaceable(path: Path) -> None:
+    """Overwrite only a folder that holds a data set this tool wrote, and nothing else."""
+    if path.is_dir() and not path.is_symlink():
+        names = {p.name for p in path.iterdir()}
+        if "manifest.json" in names and names <= _SAVED_FILES:
+            return
+    raise DataError(
+        f"Refusing to overwrite {path}: it is not a data set saved by llmops (a folder with "
+        "manifest.json, recipe.json and the split files only).",
+        hint="Give a new folder, or remove that one yourself if it is really unneeded.",
+    )
+
+
 @dataclass
 class PreparedDataset(Result):
     """Train/validation/test frames, the recipe that made them and their content hash."""
@@ -93,11 +125,14 @@ class PreparedDataset(Result):
         ``overwrite``.
         """
         path = Path(path)
-        occupied = any(path.iterdir()) if path.is_dir() else path.exists()
+        _check_target(path)
+        occupied = any(path.iterdir()) if path.is_dir() else path.exists() or path.is_symlink()
         if occupied and not overwrite:
             raise DataError(
                 f"{path} already exists.", hint="Choose a new folder or pass overwrite=True."
             )
+        if occupied:
+            _check_replaceable(path)
         manifest = {
             "content_hash": self.content_hash,
             "input_hash": self.input_hash,
@@ -105,11 +140,17 @@ class PreparedDataset(Result):
             "steps": self.steps,
             "run_id": self.run_id,
         }
-        with atomic_dir(path) as tmp:
-            for s in SPLITS:
-                getattr(self, s).to_parquet(tmp / f"{s}.parquet", index=False)
-            self.recipe.save(tmp / "recipe.json")
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        try:
+            with atomic_dir(path) as tmp:
+                for s in SPLITS:
+                    getattr(self, s).to_parquet(tmp / f"{s}.parquet", index=False)
+                self.recipe.save(tmp / "recipe.json")
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise DataError(
+                f"Cannot save the data set to {path}: {exc.strerror or exc}.",
+                hint="Give a new folder you can write to.",
+            ) from None
         return path
 
     @classmethod
