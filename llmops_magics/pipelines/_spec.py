@@ -205,7 +205,10 @@ def parse_pipeline(text: str, *, path: str | None = None, base: Path | None = No
         why = bad_name(stage_name)
         if why is not None:  # a stage's name is a file name of the run: never a path
             raise _fail(
-                f"stage name {why}", label, _line(raw_stages, stage_name), hint="e.g. prep_2:"
+                f"stage name {why}",
+                label,
+                _line(raw_stages, stage_name),
+                hint="Rename the stage, e.g. prep_2.",
             )
         stages[str(stage_name)] = _parse_stage(str(stage_name), raw, raw_stages, label, base)
     templates = {name: _describe(stage) for name, stage in stages.items()}

@@ -14,6 +14,7 @@ from llmops_magics.prompts._generation import Session, Streamer
 from llmops_magics.prompts._registry import PromptVersion, get_prompt, register
 from llmops_magics.prompts._results import PromptRun
 from llmops_magics.prompts._rows import check_models, check_reference, label, read_rows
+from llmops_magics.prompts._sandbox import as_data
 from llmops_magics.prompts._scores import scores
 from llmops_magics.prompts._template import Template
 from llmops_magics.prompts._tracking import log_prompt_run
@@ -79,8 +80,12 @@ def run(
     check_reference(cfg.reference, columns)
     namespace, variables = namespace or {}, variables or {}
     given = template.strip() if template is not None and template.strip() else None
-    if given is not None:  # a text that cannot render is not stored
-        Template(given, name, own=True).check_variables(columns, namespace, variables)
+    if given is not None:  # a text that cannot render, or reads code, is not stored
+        own = Template(given, name, own=True)
+        own.check_variables(columns, namespace, variables)
+        for v in own.variables:
+            if v not in columns and v in namespace and v not in variables:
+                as_data(namespace[v], f"The notebook variable {v!r}")
     chosen, created = _choose_versions(name, template, cfg.versions)
     templates = [Template(v.template, name, own=v.template == given) for v in chosen]
     for t in templates:

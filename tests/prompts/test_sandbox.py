@@ -203,3 +203,10 @@ def test_a_stored_version_reads_explicit_variables(ip, name, tiny_model):
         track=False,
     )
     assert out.records[0]["prompt"] == "Kindly: q"
+
+
+def test_a_template_that_reads_code_is_not_stored(name, tiny_model):
+    with pytest.raises(prompts.TemplateError, match="'os' is a module"):
+        prompts.run(name, "{{ os.environ }}", namespace={"os": os}, models=[str(tiny_model)])
+    with pytest.raises(prompts.PromptNotFoundError):
+        prompts.get_prompt(name)
