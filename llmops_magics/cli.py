@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if reads_stdin and not sys.stdin.isatty():
         cell = sys.stdin.read()
+    if cmd.name == "serve":  # the server says where it listens (never what it is asked)
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="llmops serve: %(message)s")
     try:
         result = cmd.run(args, Context(cell, _read_table, Settings()))
     except UsageProblem as exc:
@@ -99,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     _show(result)
+    if cmd.name == "serve" and hasattr(result, "wait"):
+        result.wait()  # a server runs until Ctrl-C
     return 0
 
 

@@ -281,5 +281,14 @@ import importlib  # noqa: E402
 
 _STAGES = tuple(
     importlib.import_module(f"llmops_magics.magics._stage_{stage}")
-    for stage in ("data", "prompts", "finetune", "sweeps", "evaluation", "feedback", "pipelines")
+    for stage in (
+        "data",
+        "prompts",
+        "finetune",
+        "sweeps",
+        "evaluation",
+        "feedback",
+        "pipelines",
+        "serving",
+    )
 )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         clear_cache,
         list_models,
         load,
+        unload,
         without_hf_bars,
     )
     from llmops_magics.models._sources import (
@@ -57,6 +58,7 @@ __all__ = [
     "render_prompt",
     "resolve",
     "sources",
+    "unload",
     "weights_hash",
     "without_hf_bars",
 ]
@@ -84,6 +86,7 @@ __getattr__, __dir__ = lazy_exports(
         "render_prompt": "_generate",
         "resolve": "_sources",
         "sources": "_sources",
+        "unload": "_load",
         "weights_hash": "_sources",
         "without_hf_bars": "_load",
     },

@@ -22,6 +22,7 @@ __all__ = [
     "clear_cache",
     "list_models",
     "load",
+    "unload",
     "without_hf_bars",
 ]
 
@@ -193,6 +194,29 @@ def clear_cache() -> None:
     """Forget the models held in memory."""
     _LOADED.clear()
     _ADAPTERS.clear()
+
+
+def unload(loaded: LoadedModel) -> None:
+    """Forget one loaded model: an adapter leaves its base's shared PeftModel (the base stays),
+    a base model leaves the cache with its adapters. Nobody may be generating with it."""
+    for akey in [k for k, v in _ADAPTERS.items() if v is loaded]:
+        del _ADAPTERS[akey]
+    if loaded.adapter_name is not None and loaded.base is not None:
+        peft_model = loaded.base.peft_model
+        name = loaded.adapter_name
+        if (
+            peft_model is not None
+            and name in peft_model.peft_config
+            and len(peft_model.peft_config) > 1
+        ):
+            if peft_model.active_adapter == name:
+                peft_model.set_adapter(next(n for n in peft_model.peft_config if n != name))
+            peft_model.delete_adapter(name)
+        return
+    for key in [k for k, v in _LOADED.items() if v is loaded]:
+        del _LOADED[key]
+        for akey in [k for k in _ADAPTERS if k[2] == key]:
+            del _ADAPTERS[akey]
 
 
 @dataclass(frozen=True)

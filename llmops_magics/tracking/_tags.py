@@ -7,6 +7,7 @@ reader (the lineage graph, ``%llmops runs --filter``) and a writer can never dis
 from __future__ import annotations
 
 __all__ = [
+    "ALIAS",
     "BASE_MODEL",
     "BASE_MODEL_HASH",
     "CHECKPOINT_DIR",
@@ -18,6 +19,7 @@ __all__ = [
     "METHOD",
     "MODEL",
     "MODEL_KIND",
+    "MODEL_VERSION",
     "OWNER_HOST",
     "OWNER_PID",
     "OWNER_START",
@@ -33,6 +35,7 @@ __all__ = [
     "RUN_ID",
     "RUN_NAME",
     "SEED",
+    "SERVED",
     "STAGE",
     "STATUS",
     "STUDY",
@@ -52,6 +55,12 @@ STATUS = "llmops.status"
 MODEL = "llmops.model"
 #: the kind of that spec (embedded, local, run, adapter...)
 MODEL_KIND = "llmops.model_kind"
+#: the version a served request ran on (the weights' content hash, 12 digits) and the registry
+#: alias it was served under, if any
+MODEL_VERSION = "llmops.model_version"
+ALIAS = "llmops.alias"
+#: "true" on the trace of a request that ``llmops serve`` answered (notebook traces lack it)
+SERVED = "llmops.served"
 #: the content hash of a run's input data (see ``data.content_hash``)
 DATA_HASH = "llmops.data_hash"
 #: the content hash of a run's evaluation data

@@ -25,6 +25,7 @@ for _stage in (
     "evaluation",
     "feedback",
     "pipelines",
+    "serving",
 ):
     _module = importlib.import_module(f"llmops_magics.{_stage}")
     for _name in _module.__all__:
@@ -83,6 +84,7 @@ def test_the_stage_configs_are_registered():
         "PromptConfig",
         "RatingOptions",
         "PipelineRunConfig",
+        "ServeConfig",
     } <= names
 
 
