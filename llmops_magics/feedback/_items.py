@@ -276,6 +276,19 @@ def _make_trace(t: tracking.Tracker, it: Item) -> None:
 
 
 def _item_traces(t: tracking.Tracker) -> dict[str, str]:
-    """The item traces of the workspace's experiment, by item key."""
+    """The complete item traces of the workspace's experiment, by item key.
+
+    A trace without its outputs (or not OK) was left half-written by a process killed while it
+    made it: it is deleted here (the caller holds the items lock) and made again.
+    """
     traces = t.traces.search(f"tags.`{tracking.KIND}` = '{ITEM_KIND}'", all_experiments=False)
-    return {x.info.tags[ITEM_KEY]: x.info.trace_id for x in traces}
+    found: dict[str, str] = {}
+    orphans: list[str] = []
+    for x in traces:
+        state = getattr(x.info.state, "value", x.info.state)
+        if state == "OK" and x.info.response_preview is not None:
+            found[x.info.tags[ITEM_KEY]] = x.info.trace_id
+        elif not getattr(x.info, "assessments", None):
+            orphans.append(x.info.trace_id)
+    t.traces.delete(orphans)
+    return found

@@ -107,6 +107,11 @@ class Traces:
             )
         )
 
+    def delete(self, trace_ids: list[str]) -> None:
+        """Delete traces of the tracker's experiment (half-written ones a killed process left)."""
+        if trace_ids:
+            self.tracker.client.delete_traces(self.tracker.experiment_id, trace_ids=trace_ids)
+
     def get(self, trace_id: str) -> Any:
         """One trace by id, or None."""
         return self._mlflow().get_trace(trace_id)

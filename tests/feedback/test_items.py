@@ -135,3 +135,29 @@ def test_items_check_every_row_before_anything_is_stored(fresh_workspace):
     with pytest.raises(feedback.SourceError, match="no prompt column 'q'"):
         feedback.items_from_source(frame, prompt_col="q")
     assert not (fresh_workspace / "mlflow.db").exists()
+
+
+def test_half_written_item_traces_are_replaced_on_the_next_open(workspace):
+    """A panel killed while it made its traces leaves a trace without outputs: the next open
+    deletes it and makes a whole one."""
+    from llmops_magics.feedback import _items
+    from llmops_magics.feedback._names import ITEM_KEY, ITEM_KIND, RATED
+
+    frame = _frame(2)
+    key = _items.items_from_source(frame)[0].key
+    t = tracking.tracker()
+    span = t.traces.span(
+        ITEM_KIND,
+        inputs={"prompt": frame["prompt"][0]},
+        tags={tracking.KIND: ITEM_KIND, ITEM_KEY: key, RATED: "true"},
+    )
+    span.end()  # no outputs: what a kill between the trace and its spans leaves
+    t.traces.flush()
+    orphan = span.trace_id
+    session = feedback.open_session(frame, rater=_rater())
+    first = session.items[0].trace_id
+    kept = {x.info.trace_id for x in t.traces.search(f"tags.`{ITEM_KEY}` = '{key}'")}
+    assert kept == {first} and first != orphan
+    assert t.traces.get(first).info.response_preview is not None
+    session.rate(4)
+    assert feedback.load_feedback(rater=session.rater)["trace_id"].tolist() == [first]
