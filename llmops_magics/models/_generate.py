@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from llmops_magics import progress as _progress
 from llmops_magics.config import Config, ConfigError, option
 from llmops_magics.errors import DataError, GenerationError
+from llmops_magics.models._context import check_context
 from llmops_magics.models._load import LoadedModel, load
 from llmops_magics.results import Result
 
@@ -314,6 +315,7 @@ def _run_batches(
     tok, model = loaded.tokenizer, loaded.model
     add_special = _add_special(loaded, params)
     lengths = [len(ids) for ids in tok(rendered, add_special_tokens=add_special)["input_ids"]]
+    check_context(model, lengths, loaded.ref.spec)
     # Similar lengths share a batch, so little compute goes to padding; longest first so a
     # memory problem shows at once.
     order = sorted(range(len(rendered)), key=lambda i: -lengths[i])
@@ -386,6 +388,7 @@ def _stream_one(
     enc = tok([rendered], return_tensors="pt", add_special_tokens=_add_special(loaded, params)).to(
         model.device
     )
+    check_context(model, [int(enc["input_ids"].shape[1])], loaded.ref.spec)
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
     box: dict[str, Any] = {}
 
