@@ -135,3 +135,14 @@ def test_unreachable_scheduler_writes_nothing(project, fresh_workspace, monkeypa
     with pytest.raises(executor.ExecutorError, match="Cannot reach the Dask scheduler"):
         pipelines.run_grid(project / "p.yaml", {"a.n": [1, 2]}, executor=f"tcp://127.0.0.1:{port}")
     assert sorted(fresh_workspace.rglob("*")) == before  # no store, run, cache or notebook
+
+
+def test_a_grid_over_the_cap_starts_nothing_unless_raised(project, fresh_workspace, ip):
+    before = sorted(fresh_workspace.rglob("*"))
+    with pytest.raises(pipelines.PipelineError, match=r"3 variants .*over the cap of 2"):
+        pipelines.run(project / "p.yaml", grid=["a.n=1,2,3"], max_variants=2)
+    with pytest.raises(pipelines.PipelineError, match="--max-variants 3"):
+        ip.run_line_magic(
+            "llmops", f"pipeline run {project / 'p.yaml'} --grid a.n=1,2,3 --max-variants 2"
+        )
+    assert sorted(fresh_workspace.rglob("*")) == before  # no store, run, cache or notebook
