@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmops_magics.config import Config, option
+from llmops_magics.executor import check_executor, executor_option
 from llmops_magics.sweeps._errors import SpaceError, SweepConfigError, SweepError
 from llmops_magics.sweeps._space import parse_space
 
@@ -105,6 +106,7 @@ class SweepConfig(Config):
         minimum=1,
         metavar="S",
     )
+    executor: str = executor_option("the trials")
     objective: str = option(
         FINETUNE,
         help="what a trial runs: finetune, an importable 'module:qualname', or 'local'",
@@ -149,6 +151,7 @@ class SweepConfig(Config):
     def check(self) -> None:
         """Rules between fields: a grid for the grid sampler, and (for a fine-tuning sweep)
         fixed settings and space bounds that make valid fine-tunes."""
+        check_executor(self)
         if self.space and self.sampler == "grid":
             parse_space(self.space).grid()  # a SpaceError for a parameter without a grid
         if self.finetunes and (self.space or self.fixed):

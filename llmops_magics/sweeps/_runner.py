@@ -7,11 +7,13 @@ channel (a live board with a notebook front end, a text bar of trials otherwise)
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from llmops_magics import executor as executor_mod
 from llmops_magics import progress as progress_mod
 from llmops_magics.errors import LlmopsError
 from llmops_magics.sweeps._config import ATTR, SweepConfig, config_of, tunable_fields
@@ -23,6 +25,7 @@ from llmops_magics.sweeps._objective import (
     resolve_objective,
 )
 from llmops_magics.sweeps._result import SweepResult
+from llmops_magics.sweeps._scaleout import run_on_executor
 from llmops_magics.sweeps._space import SearchSpace, parse_space
 from llmops_magics.sweeps._storage import Heartbeat, display_url, open_storage
 from llmops_magics.sweeps._study import (
@@ -56,6 +59,7 @@ def run(
     study: str | None = None,
     storage: str | None = None,
     n_jobs: int = 1,
+    executor: str = "local",
     objective: Callable[..., Any] | None = None,
     seed: int | None = None,
     eval_split: float | None = None,
@@ -87,6 +91,11 @@ def run(
     n_jobs
         Trials run at once in this process (threads); 0 only creates the study and queues its
         trials, for workers in other processes (:func:`worker`) to run.
+    executor
+        Where the trials run: ``local`` (this process, ``n_jobs`` threads), ``dask-local:N``
+        or a Dask scheduler address: one sweep worker per Dask worker, each running ``n_jobs``
+        trials at once, all on the study's storage (which they must reach: the default SQLite
+        file on one machine, PostgreSQL across machines).
     objective
         Instead of fine-tuning, ``objective(params, trial) -> float`` (``trial`` is the Optuna
         trial, for ``report``/``should_prune``). Workers in other processes can join only when
@@ -133,11 +142,26 @@ def run(
         fixed = {"model": model} | fixed
     # Bad input is reported before anything (a storage, a study, a run) is created.
     new = _new_config(space, objective, data, eval_data, options, fixed, need_data=study is None)
-    storage_obj = open_storage(storage, heartbeat=beat)
-    found, config, storage_obj = _open(study, storage, storage_obj, new, given, space, data)
-    parent, config = open_parent(config, found.study_name, storage_obj.url, owned=n_jobs > 0)
-    store_config(found, config)
-    return _drive(found, config, objective, n_jobs, progress, storage_obj, parent=parent, fill=True)
+    where = executor_mod.parse_spec(executor) if n_jobs > 0 else executor_mod.parse_spec("local")
+    # opened first: an unreachable scheduler or a worker without our packages stops the sweep
+    # before a storage, a study or a run is made
+    with _executor(where) as ex:
+        storage_obj = open_storage(storage, heartbeat=beat)
+        found, config, storage_obj = _open(study, storage, storage_obj, new, given, space, data)
+        parent, config = open_parent(config, found.study_name, storage_obj.url, owned=n_jobs > 0)
+        store_config(found, config)
+        if ex is not None:
+            return run_on_executor(ex, found, config, storage_obj, parent=parent, n_jobs=n_jobs)
+        return _drive(
+            found, config, objective, n_jobs, progress, storage_obj, parent=parent, fill=True
+        )
+
+
+def _executor(spec: Any) -> contextlib.AbstractContextManager[Any]:
+    """Dask's executor for a distributed spec (workers checked for our packages), else None."""
+    if not spec.distributed:
+        return contextlib.nullcontext(None)
+    return executor_mod.open_executor(spec, requires=("llmops-magics", "optuna"))
 
 
 def worker(

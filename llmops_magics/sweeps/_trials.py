@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from llmops_magics import executor, tracking
 from llmops_magics import progress as progress_mod
-from llmops_magics import tracking
 from llmops_magics.sweeps._config import SweepConfig
 from llmops_magics.sweeps._objective import call_objective, decode_frame, run_finetune_trial
 from llmops_magics.sweeps._space import parse_space
@@ -110,7 +110,11 @@ class Trials:
         import optuna
 
         params = self.space.suggest(trial)
-        tags = {tracking.STUDY: self.study.study_name, TRIAL: str(trial.number)}
+        tags = {
+            tracking.STUDY: self.study.study_name,
+            TRIAL: str(trial.number),
+            **executor.worker_tags(),  # where it ran: this process, or a Dask worker
+        }
         started = time.perf_counter()
         try:
             if self.objective is None:
