@@ -7,7 +7,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,13 +137,29 @@ class StageRun:
             batch, self._metrics = self._metrics[:_MAX_METRICS], self._metrics[_MAX_METRICS:]
             self.client.log_batch(self.id, metrics=batch)
 
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """An artifact store that cannot be written (a read-only or blocked folder, a full
+        disk) is a one-line :class:`TrackingError`, not a traceback."""
+        try:
+            yield
+        except OSError as exc:
+            where = self.local_artifact_dir() or self.tracker.uri
+            raise TrackingError(
+                f"Cannot store the artifact {what!r} of run {self.id}: "
+                f"{exc.strerror or exc} ({exc.filename or where}).",
+                hint=f"Make the workspace's artifacts folder writable: {where}.",
+            ) from None
+
     def log_dict(self, data: Any, artifact_file: str) -> None:
         """Store ``data`` as a JSON (or YAML, by the file's suffix) artifact."""
-        self.client.log_dict(self.id, data, artifact_file)
+        with self._writing(artifact_file):
+            self.client.log_dict(self.id, data, artifact_file)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Store ``text`` as an artifact file."""
-        self.client.log_text(self.id, text, artifact_file)
+        with self._writing(artifact_file):
+            self.client.log_text(self.id, text, artifact_file)
 
     def log_json(self, data: Any, artifact_file: str) -> None:
         """Store ``data`` as JSON, with anything unusual written as text."""
@@ -151,17 +167,20 @@ class StageRun:
 
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         """Copy one local file into the run's artifacts."""
-        self.client.log_artifact(self.id, str(path), artifact_path)
+        with self._writing(Path(path).name):
+            self.client.log_artifact(self.id, str(path), artifact_path)
 
     def log_artifacts(
         self, folder: str | os.PathLike[str], artifact_path: str | None = None
     ) -> None:
         """Copy a local folder's files into the run's artifacts."""
-        self.client.log_artifacts(self.id, str(folder), artifact_path)
+        with self._writing(artifact_path or Path(folder).name):
+            self.client.log_artifacts(self.id, str(folder), artifact_path)
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         """Store a matplotlib figure as an image artifact."""
-        self.client.log_figure(self.id, figure, artifact_file)
+        with self._writing(artifact_file):
+            self.client.log_figure(self.id, figure, artifact_file)
 
     def log_inputs(self, frames: Mapping[str, tuple[Any, str, str]]) -> None:
         """Link data sets to the run (MLflow dataset inputs, seen in the MLflow UI).
