@@ -117,13 +117,13 @@ def test_a_running_run_whose_owner_died_reads_interrupted(fresh_workspace):
 
 def test_an_unwritable_artifacts_folder_is_a_one_line_error(workspace):
     t = tracking.tracker()
-    with pytest.raises(tracking.TrackingError, match="Cannot store the artifact 'notes.txt'"):
-        with t.start_run("generate") as run:
-            folder = run.local_artifact_dir()
-            assert folder is not None
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            if folder.exists():
-                folder.rmdir()
-            folder.write_text("a file where the artifacts folder goes")
-            run.log_text("hello", "notes.txt")
+    refused = pytest.raises(tracking.TrackingError, match="Cannot store the artifact 'notes.txt'")
+    with refused, t.start_run("generate") as run:
+        folder = run.local_artifact_dir()
+        assert folder is not None
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if folder.exists():
+            folder.rmdir()
+        folder.write_text("a file where the artifacts folder goes")
+        run.log_text("hello", "notes.txt")
     assert t.get_run(run.id).info.status == "FAILED"
