@@ -13,6 +13,7 @@ from llmops_magics.config import Config, ConfigError, option
 from llmops_magics.errors import DataError, GenerationError
 from llmops_magics.models._context import check_context
 from llmops_magics.models._load import LoadedModel, load
+from llmops_magics.models._openai import generate_remote, is_remote
 from llmops_magics.results import Result
 
 if TYPE_CHECKING:
@@ -244,6 +245,8 @@ def generate(
         if v is not None
     }
     params = (params or GenerationParams()).replace(**overrides)
+    if is_remote(model):  # a model behind an OpenAI-compatible endpoint
+        return generate_remote(items, model, params, track=track, on_text=on_text)
     loaded = load(model)
     rendered = [render_prompt(loaded, p, params) for p in items]
     if on_text is not None:

@@ -109,6 +109,12 @@ def load(spec: str, *, dtype: str = "float32", device: str | None = None) -> Loa
     if dtype not in _DTYPES:
         raise GenerationError(f"dtype={dtype!r} is not supported; use one of {', '.join(_DTYPES)}.")
     ref = resolve(spec)
+    if ref.is_remote:
+        raise GenerationError(
+            f"The model {spec!r} answers over HTTP at {ref.endpoint}; it has no weights here.",
+            hint="Generate with it (models.generate, prompts, eval's generation); scores that "
+            "need the weights (perplexity) need a local model.",
+        )
     if ref.base is not None:
         return _load_adapter(ref, dtype, device).activate()
     return _load_base(ref, dtype, device).activate()

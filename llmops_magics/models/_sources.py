@@ -48,6 +48,13 @@ class ModelRef:
     meta: dict[str, str] = field(default_factory=dict)
     #: for a LoRA adapter: the spec of the base model it is loaded on (``path`` is the adapter)
     base: str | None = None
+    #: for a model behind an OpenAI-compatible API: its base URL (``path`` is then empty)
+    endpoint: str | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether the model answers over HTTP (``openai:`` specs) rather than from a folder."""
+        return self.endpoint is not None
 
     @property
     def is_adapter(self) -> bool:
@@ -57,19 +64,30 @@ class ModelRef:
     @property
     def stamp(self) -> int:
         """The newest modification time (ns) of the folder's files: changes when it is saved."""
+        if self.is_remote:
+            return 0
         return max((f.stat().st_mtime_ns for f in self.path.iterdir() if f.is_file()), default=0)
 
     @property
     def identity(self) -> str:
         """What identifies these weights cheaply: kind, folder and :attr:`stamp`, with the
         base's identity for an adapter (a re-saved adapter or base changes it)."""
+        if self.is_remote:
+            return (
+                f"{self.kind}:{self.meta.get('model')}@{self.endpoint}:{self.meta.get('version')}"
+            )
         own = f"{self.kind}:{self.path}:{self.stamp}"
         return own if self.base is None else f"{own}|{resolve(self.base).identity}"
 
     @property
     def content_hash(self) -> str:
         """SHA-256 over the folder's config and weight files (cached per file state): the
-        lineage hash of a model, the same wherever its files are copied."""
+        lineage hash of a model, the same wherever its files are copied (for a remote model:
+        a hash of its endpoint, name and the version it reports)."""
+        if self.is_remote:
+            from llmops_magics.models._openai import remote_hash
+
+            return remote_hash(self)
         return weights_hash(self.path)
 
 
@@ -107,9 +125,11 @@ def register_source(name: str, source: ModelSource, *, replace: bool = False) ->
 def _add_run_source() -> None:
     # run:<id> needs this module, so it joins on first use rather than at import
     if "run" not in _SOURCES:
+        from llmops_magics.models._openai import OpenAISource
         from llmops_magics.models._runs import RunSource
 
         _SOURCES.register("run", RunSource())
+        _SOURCES.register("openai", OpenAISource())
 
 
 def sources() -> Iterator[tuple[str, ModelSource]]:

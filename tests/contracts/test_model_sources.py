@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class Case:
     bad_spec: str
     kind: str
     is_adapter: bool = False
+    is_remote: bool = False
 
 
 class ModelSourceContract:
@@ -47,6 +49,10 @@ class ModelSourceContract:
         assert isinstance(ref, ModelRef)
         assert ref.spec == case.spec
         assert ref.kind == case.kind
+        assert ref.is_remote == case.is_remote
+        if ref.is_remote:  # a model behind an endpoint has no folder here
+            assert ref.endpoint and ref.endpoint in case.spec
+            return
         assert ref.path.is_dir()
         marker = "adapter_config.json" if case.is_adapter else "config.json"
         assert (ref.path / marker).is_file()
@@ -62,7 +68,7 @@ class ModelSourceContract:
         assert first.content_hash == second.content_hash
 
     def test_the_registry_routes_the_spec_to_this_source(self, case: Case) -> None:
-        assert models.resolve(case.spec).path == case.source.resolve(case.spec).path
+        assert models.resolve(case.spec).identity == case.source.resolve(case.spec).identity
 
     def test_a_bad_spec_of_its_kind_names_the_spec(self, case: Case) -> None:
         with pytest.raises(ModelNotFoundError) as info:
@@ -124,3 +130,27 @@ class TestEmbedded(ModelSourceContract):
     def test_a_bad_spec_of_its_kind_names_the_spec(self, case: Case) -> None:
         assert not case.source.handles(case.bad_spec)  # an unknown name falls through
         super().test_a_bad_spec_of_its_kind_names_the_spec(case)
+
+
+@pytest.fixture(scope="module")
+def openai_endpoint(tiny_model: Path) -> Iterator[str]:
+    """Our own server on loopback, serving the tiny model as ``tiny``."""
+    from llmops_magics import serving
+
+    server = serving.serve([f"tiny={tiny_model}"], port=0, track=False, refresh_s=0)
+    yield server.url
+    server.stop()
+
+
+class TestOpenAIEndpoint(ModelSourceContract):
+    """``openai:NAME@BASE_URL``, called through the openai client."""
+
+    @pytest.fixture
+    def case(self, openai_endpoint: str) -> Case:
+        return Case(
+            _by_name("openai"),
+            f"openai:tiny@{openai_endpoint}",
+            f"openai:nope@{openai_endpoint}",
+            "openai",
+            is_remote=True,
+        )
