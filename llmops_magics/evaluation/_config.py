@@ -16,6 +16,7 @@ from llmops_magics.config import Config, option
 from llmops_magics.evaluation import metrics as _metrics
 from llmops_magics.evaluation._errors import EvalConfigError, EvaluationError, UnknownMetricError
 from llmops_magics.evaluation._perplexity import PRECISIONS
+from llmops_magics.executor import check_executor, executor_option
 
 __all__ = ["DEFAULT_TEXT_METRICS", "MAX_BOOTSTRAP", "EvalConfig"]
 
@@ -99,6 +100,7 @@ class EvalConfig(Config):
     track: bool = option(
         True, help="log one MLflow run per model (and the generations with their traces)"
     )
+    executor: str = executor_option("generation and model metrics")
 
     error_class = EvalConfigError
 
@@ -128,6 +130,7 @@ class EvalConfig(Config):
     # -- rules between fields --------------------------------------------------------------------
 
     def check(self) -> None:
+        check_executor(self)
         self.need("bootstrap", self.bootstrap != 1, "0 (no intervals) or 2 or more", "e.g. 1000")
         for spec in self.models:
             self.need("models", isinstance(spec, str) and bool(spec.strip()), "model specs")

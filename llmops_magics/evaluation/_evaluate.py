@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from llmops_magics import executor as executor_mod
 from llmops_magics import progress as _progress
 from llmops_magics.evaluation._config import EvalConfig
 from llmops_magics.evaluation._result import EvalResult
@@ -45,6 +46,7 @@ def evaluate(
     track: bool | None = None,
     progress: _progress.ProgressOption = None,
     precision: str | None = None,
+    executor: str | None = None,
 ) -> EvalResult:
     """Evaluate one or more models (or a column of predictions) on a DataFrame.
 
@@ -92,6 +94,10 @@ def evaluate(
         Perplexity's precision: ``auto`` (default: bf16 where the hardware has it, for models
         of hidden size 256 or more), ``fp32`` or ``bf16``; see :func:`token_losses`. Each run
         logs the precision used as ``perplexity_precision``.
+    executor
+        Where generation and the model metrics run: ``local`` (default, this process),
+        ``dask-local:N`` or a Dask scheduler address: the rows in shards, each worker loading
+        the model once, the results in the input order (see ``docs/scaleout.md``).
 
     Raises
     ------
@@ -111,6 +117,7 @@ def evaluate(
         "precision": precision,
         "prompt_version": prompt_version,
         "track": track,
+        "executor": executor,
     }
     generation = {
         "max_new_tokens": max_new_tokens,
@@ -143,17 +150,40 @@ def _run(
     checked."""
     from llmops_magics import data as data_mod
     from llmops_magics import models
-    from llmops_magics.evaluation._bootstrap import Resampler
-    from llmops_magics.evaluation._inputs import is_run_id, prompt_version, read_inputs
-    from llmops_magics.evaluation._intervals import example_rows, summarise
-    from llmops_magics.evaluation._systems import Task
+    from llmops_magics.evaluation._inputs import is_run_id, read_inputs
 
     started = time.perf_counter()
     frame = data_mod.require_frame(data, name="data")
     inputs = read_inputs(frame, config)
     baseline = config.baseline
-    for spec in [*config.models, *([baseline] if baseline and not is_run_id(baseline) else [])]:
+    specs = [*config.models, *([baseline] if baseline and not is_run_id(baseline) else [])]
+    for spec in specs:
         models.resolve(spec)  # fails now, before any work, for a spec with no weights
+    # the workers are checked for our packages and the models before any work
+    with executor_mod.open_executor(
+        config.executor, requires=("llmops-magics", "torch", "transformers"), models=specs
+    ) as ex:
+        return _evaluate(frame, inputs, config, params, progress, ex, started)
+
+
+def _evaluate(
+    frame: Any,
+    inputs: Any,
+    config: EvalConfig,
+    params: GenerationParams | None,
+    progress: _progress.ProgressOption,
+    ex: Any,
+    started: float,
+) -> EvalResult:
+    """The steps of :func:`evaluate` once the inputs are read and the executor is open."""
+    from llmops_magics import data as data_mod
+    from llmops_magics import models
+    from llmops_magics.evaluation._bootstrap import Resampler
+    from llmops_magics.evaluation._inputs import prompt_version
+    from llmops_magics.evaluation._intervals import example_rows, summarise
+    from llmops_magics.evaluation._systems import Task
+
+    baseline = config.baseline
     task = Task(
         inputs.names,
         inputs.references,
@@ -162,6 +192,7 @@ def _run(
         precision=config.precision,
         track=config.track,
         progress=progress,
+        executor=ex if ex.spec.distributed else None,
     )
     systems = _systems(task, config, inputs.predictions)
     base = _baseline(task, config)

@@ -42,6 +42,9 @@ class Task:
     precision: str = "auto"
     track: bool = True
     progress: _progress.ProgressOption = None
+    #: an open :class:`~llmops_magics.executor.Executor` (Dask): generation and scoring then
+    #: run in shards on its workers
+    executor: Any = None
 
     def stats(
         self,
@@ -77,6 +80,12 @@ class Task:
 
         items = self.prompts if prompts is None else prompts
         assert items is not None, "generation needs prompts"
+        if self.executor is not None:
+            from llmops_magics.evaluation._shards import score_rows
+
+            refs = self.references if references is None else references
+            texts, stats, run_id = score_rows(self, spec, list(items), None, list(refs))
+            return System(spec, role, texts, stats, [], run_id)
         out = models.generate(
             list(items), model=spec, params=self.params, track=self.track, progress=self.progress
         )
@@ -85,4 +94,9 @@ class Task:
 
     def column(self, name: str, predictions: list[Any], model: str | None) -> System:
         """Score predictions given in the data (``model`` only scores the model metrics)."""
+        if self.executor is not None and model is not None:
+            from llmops_magics.evaluation._shards import score_rows
+
+            _, stats, _ = score_rows(self, model, None, predictions, list(self.references))
+            return System(name, "model", predictions, stats)
         return System(name, "model", predictions, self.stats(predictions, model=model))
