@@ -7,6 +7,7 @@ a subclass of :class:`LlmopsError`. Each error carries structured fields (like p
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 
@@ -17,6 +18,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelNotFoundError",
     "WorkspaceError",
+    "show_as_one_line",
 ]
 
 
@@ -45,6 +47,25 @@ class LlmopsError(Exception):
         if os.environ.get("LLMOPS_DEBUG"):
             raise NotImplementedError  # IPython falls back to the normal traceback
         return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+def show_as_one_line(exc: BaseException, command: str) -> None:
+    """Make IPython show ``exc``, an error that is not a domain error, as one line too (its
+    type, its message's first line and where to get more); ``LLMOPS_DEBUG=1`` brings the full
+    traceback back. The exception keeps its type: callers can still catch it."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    line = (
+        f"\x1b[0;31m{type(exc).__name__}\x1b[0m: {first} ({command} failed unexpectedly; "
+        "LLMOPS_DEBUG=1 shows the traceback)"
+    )
+
+    def render() -> list[str]:
+        if os.environ.get("LLMOPS_DEBUG"):
+            raise NotImplementedError  # IPython falls back to the normal traceback
+        return [line]
+
+    with contextlib.suppress(AttributeError, TypeError):  # an exception without a __dict__
+        exc._render_traceback_ = render  # type: ignore[attr-defined]
 
 
 class MissingDependencyError(LlmopsError, ImportError):

@@ -12,6 +12,7 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.utils.process import arg_split
 from traitlets import Int, Unicode
 
+from llmops_magics.errors import LlmopsError, show_as_one_line
 from llmops_magics.magics._commands import (
     COMMANDS,
     Context,
@@ -91,6 +92,11 @@ class LlmopsMagics(Magics):
             result = cmd.run(args, Context(cell, self._frame, settings, self.shell.user_ns))
         except UsageProblem as exc:
             raise UsageError(f"%llmops {cmd.name}: {exc}") from None
+        except (LlmopsError, UsageError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # not a domain error: one line too, unless LLMOPS_DEBUG=1
+            show_as_one_line(exc, f"%llmops {cmd.name}")
+            raise
         if args.output:
             self.shell.user_ns[args.output] = result
         return result

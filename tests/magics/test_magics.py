@@ -89,3 +89,28 @@ def test_session_defaults_are_configurable_traitlets(ip, tiny_model, capsys):
         ip.run_line_magic("config", "LlmopsMagics.max_new_tokens = 64")
     assert result.model == str(tiny_model)
     assert result.completion_tokens[0] <= 3
+
+
+def test_an_unexpected_failure_is_one_line_too_and_llmops_debug_shows_it(ip, monkeypatch):
+    """A bug below a magic (here a stage call that fails with a plain RuntimeError) shows as
+    one line; the error keeps its type, and LLMOPS_DEBUG=1 gives the traceback."""
+    from IPython.utils.capture import capture_output
+
+    from llmops_magics import prompts
+
+    def broken(name=None):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(prompts, "list_prompts", broken)
+    monkeypatch.delenv("LLMOPS_DEBUG", raising=False)
+    with pytest.raises(RuntimeError) as info:
+        ip.run_line_magic("llmops", "prompts")
+    [line] = info.value._render_traceback_()
+    assert "RuntimeError" in line and "boom" in line and "second" not in line
+    assert "%llmops prompts failed unexpectedly; LLMOPS_DEBUG=1" in line
+    with capture_output() as shown:
+        ip.run_cell("%llmops prompts")
+    assert "boom" in shown.stdout + shown.stderr and "Traceback" not in shown.stdout
+    monkeypatch.setenv("LLMOPS_DEBUG", "1")
+    with pytest.raises(NotImplementedError):
+        info.value._render_traceback_()
