@@ -46,6 +46,8 @@ class Settings:
     default_model: str = "smollm2"
     max_new_tokens: int = 64
     batch_size: int = 8
+    #: the default --engine ("" = GenerationParams' own default, auto)
+    engine: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,14 +232,17 @@ def training_data_arguments(
 
 def generation_params(args: argparse.Namespace, settings: Settings) -> Any:
     """The :class:`~llmops_magics.models.GenerationParams` of the generation flags given, on top
-    of the session's defaults (``%config LlmopsMagics.max_new_tokens`` and ``batch_size``)."""
+    of the session's defaults (``%config LlmopsMagics.max_new_tokens``, ``batch_size`` and
+    ``engine``)."""
     from llmops_magics.models import GenerationParams
 
+    engine = {"engine": settings.engine} if settings.engine else {}
     return from_flags(
         GenerationParams,
         args,
         max_new_tokens=settings.max_new_tokens,
         batch_size=settings.batch_size,
+        **engine,
     )
 
 

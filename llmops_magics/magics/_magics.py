@@ -68,6 +68,9 @@ class LlmopsMagics(Magics):
     )
     max_new_tokens = Int(64, help="default --max-new-tokens for generation").tag(config=True)
     batch_size = Int(8, help="default --batch-size for generation").tag(config=True)
+    engine = Unicode(
+        "", help="default --engine for generation (empty: auto; torch for exact float32)"
+    ).tag(config=True)
 
     @line_cell_magic
     def llmops(self, line: str, cell: str | None = None) -> Any:
@@ -86,7 +89,7 @@ class LlmopsMagics(Magics):
             raise UsageError(f"%%llmops {cmd.name} takes no cell body; use %llmops {cmd.name}")
         if args.output and (not args.output.isidentifier() or keyword.iskeyword(args.output)):
             raise UsageError(f"-o {args.output!r} is not a valid variable name")
-        settings = Settings(self.default_model, self.max_new_tokens, self.batch_size)
+        settings = Settings(self.default_model, self.max_new_tokens, self.batch_size, self.engine)
         assert self.shell is not None
         try:
             result = cmd.run(args, Context(cell, self._frame, settings, self.shell.user_ns))

@@ -23,7 +23,7 @@ from llmops_magics.magics._commands import (
 __all__: list[str] = []
 
 #: the decoding settings that ``eval`` takes (its --seed is the evaluation's own)
-_GENERATION = ["max_new_tokens", "batch_size", "system"]
+_GENERATION = ["max_new_tokens", "batch_size", "system", "engine"]
 
 
 def _eval_args(p: argparse.ArgumentParser) -> None:

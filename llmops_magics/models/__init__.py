@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING
 from llmops_magics._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from llmops_magics.models._engines import (
+        QUALITY_GUARDED,
+        Engine,
+        EngineChoice,
+        choose_engine,
+        engine_names,
+        register_engine,
+    )
     from llmops_magics.models._generate import (
         GenerationParams,
         GenerationParamsError,
@@ -39,7 +47,10 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "QUALITY_GUARDED",
     "EmbeddedModel",
+    "Engine",
+    "EngineChoice",
     "GenerationParams",
     "GenerationParamsError",
     "GenerationResult",
@@ -49,11 +60,14 @@ __all__ = [
     "ModelSource",
     "cache_root",
     "check_prompts",
+    "choose_engine",
     "clear_cache",
+    "engine_names",
     "eos_ids",
     "generate",
     "list_models",
     "load",
+    "register_engine",
     "register_source",
     "render_prompt",
     "resolve",
@@ -68,6 +82,9 @@ __getattr__, __dir__ = lazy_exports(
     globals(),
     {
         "EmbeddedModel": "_sources",
+        "QUALITY_GUARDED": "_engines",
+        "Engine": "_engines",
+        "EngineChoice": "_engines",
         "GenerationParams": "_generate",
         "GenerationParamsError": "_generate",
         "GenerationResult": "_generate",
@@ -77,11 +94,14 @@ __getattr__, __dir__ = lazy_exports(
         "ModelSource": "_sources",
         "cache_root": "_sources",
         "check_prompts": "_generate",
+        "choose_engine": "_engines",
         "clear_cache": "_load",
+        "engine_names": "_engines",
         "eos_ids": "_generate",
         "generate": "_generate",
         "list_models": "_load",
         "load": "_load",
+        "register_engine": "_engines",
         "register_source": "_sources",
         "render_prompt": "_generate",
         "resolve": "_sources",

@@ -12,7 +12,18 @@ from llmops_magics import progress as _progress
 from llmops_magics.config import Config, ConfigError, option
 from llmops_magics.errors import DataError, GenerationError
 from llmops_magics.models._context import check_context
-from llmops_magics.models._load import LoadedModel, load
+from llmops_magics.models._engines import (
+    AUTO,
+    ENGINE_TAG,
+    EngineChoice,
+    Outputs,
+    TextCallback,
+    choose_engine,
+    cut_at_stop,
+    describe,
+    engine_names,
+)
+from llmops_magics.models._load import LoadedModel
 from llmops_magics.models._openai import generate_remote, is_remote
 from llmops_magics.results import Result
 
@@ -55,8 +66,27 @@ class GenerationParams(Config):
     chat: bool | None = option(
         None, help="apply the chat template (default: when the model has one)"
     )
+    stop: list[str] = option(
+        default_factory=list,
+        help="end a completion where this text appears (repeatable; the text is cut before it)",
+        repeat=True,
+    )
+    engine: str = option(
+        AUTO,
+        help="auto (the fast CPU engine where it passed the quality guard, else torch), torch "
+        "(exact float32), ctranslate2 (int8) or ctranslate2-float32",
+    )
 
     error_class = GenerationParamsError
+
+    def check(self) -> None:
+        known = engine_names()
+        if self.engine not in known:
+            raise GenerationParamsError(
+                "engine", f"engine={self.engine!r} is not one of {', '.join(known)}."
+            )
+        if any(not s for s in self.stop):
+            raise GenerationParamsError("stop", "stop strings must not be empty.")
 
 
 @dataclass
@@ -75,6 +105,8 @@ class GenerationResult(Result):
     run_id: str | None = None
     trace_ids: list[str] = field(default_factory=list)
     tracking_uri: str | None = None
+    #: the engine that ran, with its compute type: ``torch (float32)``, ``ctranslate2 (int8)``
+    engine: str = ""
 
     _title = "generate"
 
@@ -184,10 +216,6 @@ def eos_ids(loaded: LoadedModel) -> set[int]:
     return ids
 
 
-#: ``on_text(index, text_so_far)``: called as tokens arrive when streaming
-TextCallback = Callable[[int, str], None]
-
-
 def generate(
     prompts: str | Sequence[str],
     model: str = "smollm2",
@@ -203,6 +231,8 @@ def generate(
     track: bool = True,
     progress: _progress.ProgressOption = None,
     on_text: TextCallback | None = None,
+    stop: Sequence[str] | None = None,
+    engine: str | None = None,
 ) -> GenerationResult:
     """Generate a completion for each prompt, in batches, and trace every call in MLflow.
 
@@ -215,8 +245,10 @@ def generate(
     params
         Decoding settings (:class:`GenerationParams`); the keyword settings below override
         single fields of it.
-    max_new_tokens, temperature, top_p, seed, batch_size, system, chat
-        Single decoding settings (None: from ``params`` or the default).
+    max_new_tokens, temperature, top_p, seed, batch_size, system, chat, stop, engine
+        Single decoding settings (None: from ``params`` or the default). ``engine`` is
+        ``auto``, ``torch`` or a fast engine's name (see ``docs/engines.md``); the result's
+        ``engine`` says which one ran.
     track
         Log an MLflow run in the workspace, with one trace per prompt.
     progress
@@ -224,6 +256,8 @@ def generate(
     on_text
         Stream: called with ``(index, text so far)`` as tokens arrive. Prompts then run one at
         a time (a streamer follows a single sequence).
+    stop
+        Stop strings: a completion ends where one appears (the text is cut before it).
 
     Returns
     -------
@@ -241,18 +275,18 @@ def generate(
             "batch_size": batch_size,
             "system": system,
             "chat": chat,
+            "stop": None if stop is None else list(stop),
+            "engine": engine,
         }.items()
         if v is not None
     }
     params = (params or GenerationParams()).replace(**overrides)
     if is_remote(model):  # a model behind an OpenAI-compatible endpoint
         return generate_remote(items, model, params, track=track, on_text=on_text)
-    loaded = load(model)
+    choice = choose_engine(params.engine, model)
+    loaded = choice.engine.load(model)
     rendered = [render_prompt(loaded, p, params) for p in items]
-    if on_text is not None:
-        out = _run_streaming(loaded, rendered, params, on_text)
-    else:
-        out = _run_batches(loaded, rendered, params, progress)
+    out = choice.engine.run(loaded, rendered, params, progress, on_text)
     result = GenerationResult(
         model=model,
         prompts=items,
@@ -263,35 +297,11 @@ def generate(
         finish_reasons=out.reasons,
         params=params.to_dict(),
         total_s=out.total,
+        engine=choice.label,
     )
     if track:
-        _track(result, loaded, out.spans)
+        _track(result, loaded, out.spans, choice)
     return result
-
-
-@dataclass
-class _Outputs:
-    """What the generation loops fill in, one slot per prompt."""
-
-    texts: list[str]
-    prompt_tokens: list[int]
-    completion_tokens: list[int]
-    latency: list[float]
-    reasons: list[str]
-    spans: list[tuple[int, int]]
-    total: float = 0.0
-
-    @classmethod
-    def empty(cls, n: int) -> _Outputs:
-        return cls([""] * n, [0] * n, [0] * n, [0.0] * n, [""] * n, [(0, 0)] * n)
-
-    def put(self, i: int, loaded: LoadedModel, ids: list[int], eos: set[int]) -> None:
-        """Decode the new token ids of prompt ``i`` (cut at the first end token)."""
-        stop = next((k for k, t in enumerate(ids) if t in eos), None)
-        kept = ids if stop is None else ids[:stop]
-        self.texts[i] = loaded.tokenizer.decode(kept, skip_special_tokens=True).strip()
-        self.completion_tokens[i] = len(kept)
-        self.reasons[i] = "length" if stop is None else "stop"
 
 
 def _decoding_options(params: GenerationParams) -> dict[str, Any]:
@@ -307,12 +317,31 @@ def _add_special(loaded: LoadedModel, params: GenerationParams) -> bool:
     return not (loaded.is_chat if params.chat is None else params.chat)
 
 
+def run_torch(
+    loaded: LoadedModel,
+    rendered: list[str],
+    params: GenerationParams,
+    progress: _progress.ProgressOption,
+    on_text: TextCallback | None,
+) -> Outputs:
+    """The torch engine: ``transformers.generate`` in batches, or one prompt at a time when
+    streaming to ``on_text``."""
+    if on_text is not None:
+        return _run_streaming(loaded, rendered, params, on_text)
+    return _run_batches(loaded, rendered, params, progress)
+
+
+def _stop_options(loaded: LoadedModel, params: GenerationParams) -> dict[str, Any]:
+    # transformers stops a sequence once its text holds a stop string (it needs the tokenizer)
+    return {"stop_strings": list(params.stop), "tokenizer": loaded.tokenizer} if params.stop else {}
+
+
 def _run_batches(
     loaded: LoadedModel,
     rendered: list[str],
     params: GenerationParams,
     progress: _progress.ProgressOption,
-) -> _Outputs:
+) -> Outputs:
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
@@ -323,7 +352,7 @@ def _run_batches(
     # memory problem shows at once.
     order = sorted(range(len(rendered)), key=lambda i: -lengths[i])
     batches = [order[i : i + params.batch_size] for i in range(0, len(order), params.batch_size)]
-    out = _Outputs.empty(len(rendered))
+    out = Outputs.empty(len(rendered))
     out.prompt_tokens = lengths
     eos, options = eos_ids(loaded), _decoding_options(params)
     torch.manual_seed(params.seed)
@@ -340,7 +369,9 @@ def _run_batches(
                 add_special_tokens=add_special,
             ).to(model.device)
             try:
-                generated = model.generate(**enc, pad_token_id=tok.pad_token_id, **options)
+                generated = model.generate(
+                    **enc, pad_token_id=tok.pad_token_id, **options, **_stop_options(loaded, params)
+                )
             except RuntimeError as exc:
                 view.finish("failed", str(exc))
                 raise GenerationError(
@@ -350,7 +381,7 @@ def _run_batches(
             elapsed, t1_ns = time.perf_counter() - t0, time.time_ns()
             new = generated[:, enc["input_ids"].shape[1] :].tolist()
             for row, i in enumerate(batch):
-                out.put(i, loaded, new[row], eos)
+                out.put(i, loaded, new[row], eos, params.stop)
                 out.latency[i] = elapsed
                 out.spans[i] = (t0_ns, t1_ns)
             view.update({"step": done})
@@ -361,15 +392,15 @@ def _run_batches(
 
 def _run_streaming(
     loaded: LoadedModel, rendered: list[str], params: GenerationParams, on_text: TextCallback
-) -> _Outputs:
-    out = _Outputs.empty(len(rendered))
+) -> Outputs:
+    out = Outputs.empty(len(rendered))
     eos = eos_ids(loaded)
     started = time.perf_counter()
     for i, text in enumerate(rendered):
         t0_ns, t0 = time.time_ns(), time.perf_counter()
         prompt_len, ids = _stream_one(loaded, text, params, functools.partial(on_text, i))
         out.prompt_tokens[i] = prompt_len
-        out.put(i, loaded, ids, eos)
+        out.put(i, loaded, ids, eos, params.stop)
         out.latency[i] = time.perf_counter() - t0
         out.spans[i] = (t0_ns, time.time_ns())
         on_text(i, out.texts[i])
@@ -404,6 +435,7 @@ def _stream_one(
                     pad_token_id=tok.pad_token_id,
                     streamer=streamer,
                     **_decoding_options(params),
+                    **_stop_options(loaded, params),
                 )
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
@@ -414,7 +446,7 @@ def _stream_one(
     so_far = ""
     for piece in streamer:
         so_far += piece
-        on_text(so_far.strip())
+        on_text(cut_at_stop(so_far, params.stop)[0].strip())
     thread.join()
     if "error" in box:
         raise GenerationError(f"Generation failed: {box['error']}") from box["error"]
@@ -425,15 +457,25 @@ def _stream_one(
 _FLUSH_EVERY = 200
 
 
-def _track(result: GenerationResult, loaded: LoadedModel, spans: list[tuple[int, int]]) -> None:
+def _track(
+    result: GenerationResult,
+    loaded: LoadedModel,
+    spans: list[tuple[int, int]],
+    choice: EngineChoice,
+) -> None:
     from llmops_magics import tracking
 
     tracker = tracking.tracker()
     spec = result.model
     params = {"model": spec, "model_path": str(loaded.ref.path), "n_prompts": len(result)}
-    run_tags = {tracking.MODEL: spec, tracking.MODEL_KIND: loaded.ref.kind}
+    run_tags = {
+        tracking.MODEL: spec,
+        tracking.MODEL_KIND: loaded.ref.kind,
+        ENGINE_TAG: result.engine,
+    }
     with tracker.start_run("generate", name=f"generate {spec}", tags=run_tags) as run:
-        run.log_params(params | result.params)
+        # the engine that ran (not "auto") and its compute type are the run's lineage
+        run.log_params(params | result.params | describe(choice))
         run.log_metrics(
             {
                 "total_s": result.total_s,
@@ -447,7 +489,7 @@ def _track(result: GenerationResult, loaded: LoadedModel, spans: list[tuple[int,
             span = traces.span(
                 "generate",
                 inputs={"prompt": prompt},
-                attributes={"model": spec} | result.params,
+                attributes={"model": spec} | result.params | describe(choice),
                 tags={tracking.MODEL: spec, tracking.RUN_ID: run.id},
                 start_time_ns=spans[i][0],
                 run_id=run.id,

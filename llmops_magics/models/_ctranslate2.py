@@ -1,0 +1,365 @@
+"""The CTranslate2 engine: a converted copy of the model's weights, run by a C++ decoder.
+
+The conversion runs offline, once per model content (and per adapter version: a LoRA adapter is
+merged into its base, then converted), and is cached under ``cache_root()/engines`` by content
+hash, as the embedded model is. CTranslate2 installs from a prebuilt wheel.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmops_magics import progress as _progress
+from llmops_magics.errors import GenerationError
+from llmops_magics.files import atomic_dir, file_lock
+from llmops_magics.models._engines import Engine, Outputs, TextCallback, cut_at_stop
+from llmops_magics.models._sources import ModelRef, cache_root, resolve, weights_hash
+
+if TYPE_CHECKING:
+    from llmops_magics.models._generate import GenerationParams
+    from llmops_magics.models._load import LoadedModel
+
+__all__ = ["CTranslate2Engine", "converted_dir"]
+
+#: Hugging Face architectures (``model_type``) that CTranslate2's converter takes and we check
+SUPPORTED = ("llama", "mistral", "qwen2")
+_MAX_LOADED = 3
+_LOADED: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+
+
+@dataclass
+class CT2Model:
+    """A CTranslate2 generator with what :func:`~llmops_magics.models.eos_ids` reads."""
+
+    generator: Any
+    generation_config: Any
+    path: Path
+    compute_type: str
+    device: str = "cpu"
+
+    def seeded(self, seed: int) -> Any:
+        """A generator whose sampling starts from ``seed``.
+
+        CTranslate2 seeds a worker thread's random generator when the thread first samples, from
+        the global seed; the threads of a generator in use keep theirs. A fresh generator (about
+        0.1 s for a small model) makes sampling with the same seed give the same text.
+        """
+        import ctranslate2
+
+        ctranslate2.set_random_seed(seed)
+        return _generator(self.path, self.compute_type)
+
+
+def _model_type(ref: ModelRef) -> str:
+    base = resolve(ref.base) if ref.base is not None else ref
+    try:
+        return str(json.loads((base.path / "config.json").read_text()).get("model_type", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _content_key(ref: ModelRef) -> str:
+    """The content hash of the weights the engine runs: the model's, or base + adapter."""
+    if ref.base is None:
+        return weights_hash(ref.path)
+    base = resolve(ref.base)
+    return hashlib.sha256(
+        f"{weights_hash(base.path)}+{weights_hash(ref.path)}".encode()
+    ).hexdigest()
+
+
+def converted_dir(ref: ModelRef, quantization: str) -> Path:
+    """The CTranslate2 copy of ``ref`` in ``quantization`` (converted once, then cached).
+
+    The key is the content hash of the weights and the CTranslate2 version, so a re-saved
+    adapter or base is converted again and an identical copy elsewhere is not. Written into a
+    temporary folder and renamed into place under a file lock.
+    """
+    import ctranslate2
+
+    key = _content_key(ref)[:16]
+    dest = cache_root() / "engines" / f"ctranslate2-{ctranslate2.__version__}"
+    dest = dest / f"{key}-{quantization}"
+    if (dest / "model.bin").is_file():
+        return dest
+    with file_lock(dest.parent / f".{dest.name}.lock"):
+        if (dest / "model.bin").is_file():
+            return dest
+        print(
+            f"llmops: converting {ref.spec} for CTranslate2 ({quantization}), once; later loads "
+            f"read the cache at {dest}",
+            file=sys.stderr,
+        )
+        start = time.perf_counter()
+        with atomic_dir(dest) as tmp:
+            source = _merged(ref, tmp.parent / f".{dest.name}.merged") if ref.base else ref.path
+            try:
+                _convert(source, tmp, quantization)
+            finally:
+                if source != ref.path:
+                    import shutil
+
+                    shutil.rmtree(source, ignore_errors=True)
+            (tmp / "llmops_source.json").write_text(
+                json.dumps(
+                    {
+                        "spec": ref.spec,
+                        "content_hash": _content_key(ref),
+                        "quantization": quantization,
+                        "convert_s": round(time.perf_counter() - start, 2),
+                    }
+                )
+            )
+    return dest
+
+
+def _convert(source: Path, out: Path, quantization: str) -> None:
+    import ctranslate2
+
+    from llmops_magics.models._load import without_hf_bars
+
+    with without_hf_bars():
+        converter = ctranslate2.converters.TransformersConverter(
+            str(source), low_cpu_mem_usage=True
+        )
+        converter.convert(str(out), quantization=quantization, force=True)
+
+
+def _merged(ref: ModelRef, out: Path) -> Path:
+    """Merge the LoRA adapter ``ref`` into a float32 copy of its base, saved at ``out``."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llmops_magics.models._load import without_hf_bars
+
+    assert ref.base is not None
+    base = resolve(ref.base)
+    kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+    with without_hf_bars():
+        model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32, **kwargs)
+        merged = PeftModel.from_pretrained(model, str(ref.path)).merge_and_unload()
+        merged.save_pretrained(out)
+        AutoTokenizer.from_pretrained(base.path, **kwargs).save_pretrained(out)
+    return out
+
+
+def _threads() -> int:
+    return int(os.environ.get("LLMOPS_ENGINE_THREADS") or os.cpu_count() or 1)
+
+
+def _generator(path: Path, compute_type: str) -> Any:
+    import ctranslate2
+
+    return ctranslate2.Generator(
+        str(path), device="cpu", compute_type=compute_type, intra_threads=_threads()
+    )
+
+
+@functools.cache
+def _tokenizer(path: str, stamp: int) -> Any:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+class CTranslate2Engine(Engine):
+    """CTranslate2 on the CPU, on a converted copy of the weights (int8 or float32)."""
+
+    def __init__(self, name: str, compute_type: str) -> None:
+        self.name = name
+        self.compute_type = compute_type
+        self.description = f"CTranslate2 {compute_type} on the CPU (converted once, cached)"
+
+    def available(self) -> str | None:
+        if importlib.util.find_spec("ctranslate2") is None:
+            return "the package 'ctranslate2' is not installed (pip install ctranslate2)"
+        return None
+
+    def serves(self, ref: ModelRef, device: str) -> str | None:
+        if device != "cpu":
+            return f"it runs on the CPU here, and this machine computes on {device}"
+        kind = _model_type(ref)
+        if kind not in SUPPORTED:
+            return f"its architecture {kind or '(unknown)'!r} is not one of {', '.join(SUPPORTED)}"
+        return None
+
+    def load(self, spec: str) -> LoadedModel:
+        from transformers import GenerationConfig
+
+        from llmops_magics.models._load import LoadedModel
+
+        ref = resolve(spec)
+        path = converted_dir(ref, self.compute_type)
+        key = (str(path), self.compute_type)
+        if key in _LOADED:
+            _LOADED.move_to_end(key)
+            return _LOADED[key]
+        start = time.perf_counter()
+        base = resolve(ref.base) if ref.base is not None else ref
+        generator = _generator(path, self.compute_type)
+        gen_config = GenerationConfig.from_pretrained(base.path, local_files_only=True)
+        model = CT2Model(generator, gen_config, path, self.compute_type)
+        tokenizer = _tokenizer(str(base.path), base.stamp)
+        loaded = LoadedModel(ref, model, tokenizer, time.perf_counter() - start)
+        _LOADED[key] = loaded
+        while len(_LOADED) > _MAX_LOADED:
+            _LOADED.popitem(last=False)
+        return loaded
+
+    def run(
+        self,
+        loaded: LoadedModel,
+        rendered: list[str],
+        params: GenerationParams,
+        progress: _progress.ProgressOption,
+        on_text: TextCallback | None,
+    ) -> Outputs:
+        from llmops_magics.models._generate import _add_special, eos_ids
+
+        tok = loaded.tokenizer
+        ids = tok(rendered, add_special_tokens=_add_special(loaded, params))["input_ids"]
+        tokens = [tok.convert_ids_to_tokens(x) for x in ids]
+        eos = eos_ids(loaded)
+        out = Outputs.empty(len(rendered))
+        out.prompt_tokens = [len(x) for x in ids]
+        options = _options(params, eos)
+        started = time.perf_counter()
+        model = loaded.model
+        generator = model.seeded(params.seed) if params.temperature > 0 else model.generator
+        if on_text is not None:
+            for i in range(len(rendered)):
+                _stream_one(generator, loaded, tokens[i], options, params, out, i, on_text)
+        else:
+            _batches(generator, loaded, tokens, options, params, out, progress)
+        out.total = time.perf_counter() - started
+        return out
+
+    def score(self, loaded: LoadedModel, texts: list[str]) -> list[tuple[float, int]]:
+        tok = loaded.tokenizer
+        tokens = [tok.convert_ids_to_tokens(tok(t)["input_ids"]) for t in texts]
+        results = loaded.model.generator.score_batch(tokens, max_batch_size=16)
+        return [(float(sum(r.log_probs)), len(r.log_probs)) for r in results]
+
+
+def _options(params: GenerationParams, eos: set[int]) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "max_length": params.max_new_tokens,
+        "end_token": sorted(eos),
+        "include_prompt_in_result": False,
+    }
+    if params.temperature > 0:  # topk 0: sample from the whole distribution, then top-p
+        options.update(
+            sampling_topk=0, sampling_topp=params.top_p, sampling_temperature=params.temperature
+        )
+    else:
+        options.update(sampling_topk=1)
+    return options
+
+
+def _batches(
+    generator: Any,
+    loaded: LoadedModel,
+    tokens: list[list[str]],
+    options: dict[str, Any],
+    params: GenerationParams,
+    out: Outputs,
+    progress: _progress.ProgressOption,
+) -> None:
+    from llmops_magics.models._generate import eos_ids
+
+    # Similar lengths share a batch (little padding); longest first, as the torch engine does.
+    order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i]))
+    size = params.batch_size
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    eos = eos_ids(loaded)
+    view = _progress.channel("generate", progress if len(batches) > 1 else progress or False)
+    view.start(len(batches), f"generate ({loaded.ref.spec})")
+    for done, batch in enumerate(batches, 1):
+        t0_ns, t0 = time.time_ns(), time.perf_counter()
+        watch = _StopWatch(loaded, params.stop) if params.stop else None
+        try:
+            results = generator.generate_batch(
+                [tokens[i] for i in batch], callback=watch, **options
+            )
+        except RuntimeError as exc:
+            view.finish("failed", str(exc))
+            raise GenerationError(
+                f"Generation failed on a batch of {len(batch)}: {exc}",
+                hint="Try a smaller batch size (--batch-size) or --engine torch.",
+            ) from exc
+        elapsed, t1_ns = time.perf_counter() - t0, time.time_ns()
+        for row, i in enumerate(batch):
+            ids = list(results[row].sequences_ids[0])
+            if watch is not None and row in watch.stopped:
+                ids = watch.ids[row]
+            out.put(i, loaded, ids, eos, params.stop)
+            out.latency[i] = elapsed
+            out.spans[i] = (t0_ns, t1_ns)
+        view.update({"step": done})
+    view.finish("finished", f"{len(tokens)} outputs")
+
+
+class _StopWatch:
+    """A step callback that ends a sequence once its text holds a stop string; it keeps the ids
+    of the sequences it ended (CTranslate2's result leaves out the step that said stop)."""
+
+    def __init__(self, loaded: LoadedModel, stop: list[str]) -> None:
+        self.tokenizer, self.stop = loaded.tokenizer, stop
+        self.ids: dict[int, list[int]] = {}
+        self.stopped: set[int] = set()
+
+    def __call__(self, step: Any) -> bool:
+        ids = self.ids.setdefault(step.batch_id, [])
+        ids.append(step.token_id)
+        if cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), self.stop)[1]:
+            self.stopped.add(step.batch_id)
+            return True
+        return False
+
+
+def _stream_one(
+    generator: Any,
+    loaded: LoadedModel,
+    tokens: list[str],
+    options: dict[str, Any],
+    params: GenerationParams,
+    out: Outputs,
+    i: int,
+    on_text: TextCallback,
+) -> None:
+    from llmops_magics.models._generate import eos_ids
+
+    t0_ns, t0 = time.time_ns(), time.perf_counter()
+    tok, ids = loaded.tokenizer, []
+    opts = {k: v for k, v in options.items() if k != "include_prompt_in_result"}
+    steps = generator.generate_tokens(tokens, **opts)
+    try:
+        for step in steps:
+            ids.append(step.token_id)
+            text, stopped = cut_at_stop(tok.decode(ids, skip_special_tokens=True), params.stop)
+            on_text(i, text.strip())
+            if stopped:
+                break
+    finally:
+        close = getattr(steps, "close", None)
+        if close is not None:
+            close()
+    out.put(i, loaded, ids, eos_ids(loaded), params.stop)
+    out.latency[i] = time.perf_counter() - t0
+    out.spans[i] = (t0_ns, time.time_ns())
+    on_text(i, out.texts[i])

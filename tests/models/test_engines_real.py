@@ -1,0 +1,22 @@
+"""The quality guard on the real SmolLM2: the engine that ``auto`` picks for it must keep passing
+(the full-size run, 512 answers and 64 pairs, is in benchmarks/bench_generation.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmops_magics import models
+from llmops_magics.models import QUALITY_GUARDED
+from llmops_magics.testing import engine_quality
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_guarded_engine_passes_the_quality_guard_on_smollm2():
+    engine = QUALITY_GUARDED["smollm2"]
+    assert models.choose_engine("auto", "smollm2").engine.name == engine
+    (quality,) = engine_quality([engine], answers=96, pairs=16, max_new_tokens=24, bootstrap=200)
+    assert quality.passed, quality.failures
+    assert abs(quality.perplexity_change) <= 0.03
+    assert 5 < quality.perplexity_torch < 200  # a real language model's perplexity on chat text
+    assert quality.answers == 96 and quality.pairs == 16
