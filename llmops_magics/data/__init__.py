@@ -4,7 +4,8 @@
 with the data's content hash; its options are an :class:`EdaConfig`); ``prepare(df, text=...)``
 cleans, deduplicates, filters, splits and formats it (a :class:`PreparedDataset` with a JSON
 :class:`Recipe`, the config of preparation); ``apply(recipe, df)`` redoes a recipe;
-``content_hash(df)`` names the exact data for lineage.
+``content_hash(df)`` names the exact data for lineage; ``keep(df)`` / ``kept(hash)`` keep it in the
+workspace by that hash (prepared splits, fine-tune and eval data), so a run can be redone.
 """
 
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from llmops_magics.data._config import DataConfigError, EdaConfig, Recipe
     from llmops_magics.data._dataset import PreparedDataset
     from llmops_magics.data._hash import content_hash
+    from llmops_magics.data._keep import DataGoneError, keep, kept, kept_path
     from llmops_magics.data._prepare import apply, prepare
     from llmops_magics.data._profile import profile
     from llmops_magics.data._report import EdaReport
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENGLISH_STOP_WORDS",
     "DataConfigError",
+    "DataGoneError",
     "DataWarning",
     "EdaConfig",
     "EdaReport",
@@ -34,6 +37,9 @@ __all__ = [
     "apply",
     "content_hash",
     "datasets",
+    "keep",
+    "kept",
+    "kept_path",
     "load_dataset",
     "pick_column",
     "prepare",
@@ -48,6 +54,7 @@ __getattr__, __dir__ = lazy_exports(
     globals(),
     {
         "DataConfigError": "_config",
+        "DataGoneError": "_keep",
         "DataWarning": "_checks",
         "ENGLISH_STOP_WORDS": "_stopwords",
         "EdaConfig": "_config",
@@ -57,6 +64,9 @@ __getattr__, __dir__ = lazy_exports(
         "apply": "_prepare",
         "content_hash": "_hash",
         "datasets": "_bundled",
+        "keep": "_keep",
+        "kept": "_keep",
+        "kept_path": "_keep",
         "load_dataset": "_bundled",
         "pick_column": "_validate",
         "prepare": "_prepare",

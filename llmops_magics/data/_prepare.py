@@ -348,12 +348,15 @@ def _log(result: PreparedDataset, name: str) -> None:
     import json
 
     from llmops_magics import tracking
+    from llmops_magics.data._keep import keep
 
     t = tracking.tracker()
     params = {
         k: json.dumps(v) if isinstance(v, list) else v for k, v in result.recipe.to_dict().items()
     }
     tags = {tracking.DATA_HASH: result.content_hash, tracking.INPUT_HASH: result.input_hash}
+    # each split is kept by its hash, so a run trained or evaluated on it can be redone
+    tags |= {f"{tracking.SPLIT_HASH}.{s}": keep(result[s]) for s in SPLITS}
     metrics = {f"rows_{s}": float(len(result[s])) for s in SPLITS}
     metrics |= {f"removed_{s['step'].replace(' ', '_')}": float(s["removed"]) for s in result.steps}
     with t.start_run("prep", name=f"prep {name}", tags=tags, params=params) as run:

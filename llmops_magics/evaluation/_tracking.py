@@ -76,7 +76,10 @@ def log_runs(
     params: dict[str, Any],
 ) -> None:
     """Log one eval run per system (and per baseline model), filling ``result.run_ids``."""
+    from llmops_magics.data import keep
+
     t = tracking.tracker()
+    keep(frame)  # the data by its hash (the runs' DATA_HASH), so a run can be redone
     loggable = systems + ([base] if base is not None and base.run_id is None else [])
     for s in loggable:
         with t.start_run(

@@ -35,6 +35,7 @@ __all__ = [
     "log_setup",
     "reopen_run",
     "resumable",
+    "source_tags",
     "start_run",
 ]
 
@@ -54,6 +55,27 @@ def _hashes(prepared: Prepared) -> dict[str, str]:
     if prepared.eval_frame is not None:
         out["evaluation"] = data_hash(prepared.eval_frame)
     return out
+
+
+def _kept(prepared: Prepared) -> dict[str, str]:
+    """Keep the frames in the workspace by content hash (``%llmops reproduce`` reads them)."""
+    from llmops_magics.data import keep
+
+    out = {tracking.DATA_CONTENT_HASH: keep(prepared.train_frame)}
+    if prepared.eval_frame is not None:
+        out[tracking.EVAL_DATA_CONTENT_HASH] = keep(prepared.eval_frame)
+    return out
+
+
+def source_tags(data: Any, eval_data: Any) -> dict[str, str]:
+    """The content hashes of the frames as given (a prepared split, with columns the run does not
+    read), so lineage links the rows the run read back to them."""
+    import pandas as pd
+
+    from llmops_magics.data import content_hash
+
+    pairs = ((tracking.DATA_SOURCE_HASH, data), (tracking.EVAL_DATA_SOURCE_HASH, eval_data))
+    return {tag: content_hash(f) for tag, f in pairs if isinstance(f, pd.DataFrame)}
 
 
 def start_run(
@@ -77,6 +99,7 @@ def start_run(
     }
     if "evaluation" in hashes:
         lineage[tracking.EVAL_DATA_HASH] = hashes["evaluation"]
+    lineage |= _kept(prepared)
     if config.prompt_version:
         lineage[tracking.PROMPT_VERSION] = config.prompt_version
     return tracker.start_run(

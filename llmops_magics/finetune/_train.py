@@ -32,6 +32,7 @@ from llmops_magics.finetune._track import (
     log_setup,
     reopen_run,
     resumable,
+    source_tags,
     start_run,
 )
 from llmops_magics.progress import ProgressOption, channel
@@ -91,6 +92,7 @@ def train(
     """
     prepared = prepare(config, data, eval_data)
     view = channel("finetune", progress, plain=TrainingLog)
+    tags = source_tags(data, eval_data) | (tags or {})
     run = start_run(tracking.tracker(), prepared, name=run_name, parent=parent_run_id, tags=tags)
     return _execute(prepared, run, view, callbacks=callbacks)
 

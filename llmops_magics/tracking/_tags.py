@@ -11,9 +11,13 @@ __all__ = [
     "BASE_MODEL",
     "BASE_MODEL_HASH",
     "CHECKPOINT_DIR",
+    "DATA_CONTENT_HASH",
     "DATA_HASH",
+    "DATA_SOURCE_HASH",
     "ERROR",
+    "EVAL_DATA_CONTENT_HASH",
     "EVAL_DATA_HASH",
+    "EVAL_DATA_SOURCE_HASH",
     "INPUT_HASH",
     "KIND",
     "METHOD",
@@ -32,10 +36,12 @@ __all__ = [
     "PREFIX",
     "PROMPT",
     "PROMPT_VERSION",
+    "REPRODUCES",
     "RUN_ID",
     "RUN_NAME",
     "SEED",
     "SERVED",
+    "SPLIT_HASH",
     "STAGE",
     "STATUS",
     "STUDY",
@@ -67,6 +73,19 @@ DATA_HASH = "llmops.data_hash"
 EVAL_DATA_HASH = "llmops.eval_data_hash"
 #: the content hash of the data before a preparation recipe
 INPUT_HASH = "llmops.input_hash"
+#: a prep run's split hashes: ``SPLIT_HASH + ".train"`` (``.validation``, ``.test``), each split
+#: kept in the workspace by that hash (``data.keep``)
+SPLIT_HASH = "llmops.split_hash"
+#: the ``data.content_hash`` of the frames a fine-tune read (its ``DATA_HASH`` hashes the rows in
+#: its own scheme), kept in the workspace by that hash so the run can be redone
+DATA_CONTENT_HASH = "llmops.data_content_hash"
+EVAL_DATA_CONTENT_HASH = "llmops.eval_data_content_hash"
+#: the ``data.content_hash`` of the frames a fine-tune was given, before it chose the columns it
+#: reads (a prepared split with its ``source_row``): lineage links them to the rows it read
+DATA_SOURCE_HASH = "llmops.data_source_hash"
+EVAL_DATA_SOURCE_HASH = "llmops.eval_data_source_hash"
+#: the run that a reproduction run redid (``%llmops reproduce``)
+REPRODUCES = "llmops.reproduces"
 #: the spec and the weight hash of a fine-tune's base model
 BASE_MODEL = "llmops.base_model"
 BASE_MODEL_HASH = "llmops.base_model_hash"

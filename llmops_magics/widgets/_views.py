@@ -42,12 +42,20 @@ def _rating_panel(session: Any) -> Any:
     return RatingPanel(session)
 
 
+def _lineage_panel(graph: Any) -> Any:
+    from llmops_magics.widgets.lineage import LineagePanel
+
+    return LineagePanel(graph)
+
+
 def _register_panels() -> None:
     from llmops_magics.data import EdaReport
     from llmops_magics.feedback import RatingSession
+    from llmops_magics.lineage import LineageGraph
     from llmops_magics.prompts import PromptRun
 
     panel_for.register(EdaReport, _eda_panel)
+    panel_for.register(LineageGraph, _lineage_panel)
     panel_for.register(PromptRun, _prompt_grid)
     panel_for.register(RatingSession, _rating_panel)
 

@@ -1,0 +1,392 @@
+"""Rebuilding the lineage graph from the MLflow store alone: the runs with their lineage tags,
+the traces with their assessments. No side database: a fresh process gives the same graph.
+
+Each kind of record is read by a *collector*; later stages (registered versions and aliases,
+serving deployments) add theirs with :func:`register_collector` and their node kinds with
+:func:`~llmops_magics.lineage.register_kind`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmops_magics import tracking
+from llmops_magics._registry import Registry
+from llmops_magics.lineage._graph import Edge, LineageGraph, Node
+from llmops_magics.lineage._kinds import kind_of_stage
+
+__all__ = ["COLLECTORS", "Builder", "Snapshot", "build", "register_collector"]
+
+#: what the other stages write and lineage reads (their modules are private to them)
+EVAL_GENERATE_RUN = tracking.PREFIX + "generate_run_id"
+EVAL_BASELINE = tracking.PREFIX + "baseline"
+PREFERENCE_RATINGS = tracking.PREFIX + "preference_ratings"
+PREFERENCES_ARTIFACT = "preferences_lineage.json"
+SOURCE_TRACES = tracking.PREFIX + "source_traces"
+PROMPT_URI = tracking.PROMPT + "_uri.v"
+PIPELINE_OUTPUT = "llmops.outputs."
+_HEX = frozenset("0123456789abcdef")
+
+
+def data_id(digest: str) -> str:
+    return f"data:{digest}"
+
+
+def model_id(spec: str) -> str:
+    """A model spec's node: the adapter of a fine-tune run, or a base model."""
+    if spec.startswith("run:"):
+        return f"adapter:{spec.removeprefix('run:')}"
+    return f"model:{spec}"
+
+
+def is_hash(text: str) -> bool:
+    return len(text) >= 8 and set(text) <= _HEX
+
+
+@dataclass
+class Snapshot:
+    """What the store holds, read once: every run and every trace (with assessments)."""
+
+    tracker: tracking.Tracker
+    runs: list[Any]
+    traces: list[Any]
+
+
+@dataclass
+class Builder:
+    """Nodes and edges being collected; a node only referred to stays ``missing`` unless a
+    record defines it."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)
+
+    def define(self, node_id: str, kind: str, label: str = "", **attrs: Any) -> str:
+        """Add a node that the store holds (its details in ``attrs``)."""
+        node = self.nodes.get(node_id)
+        if node is None:
+            self.nodes[node_id] = Node(node_id, kind, label or node_id, dict(attrs))
+        else:
+            node.kind, node.label = kind, label or node.label
+            node.attrs.update(attrs)
+        self.defined.add(node_id)
+        return node_id
+
+    def refer(self, node_id: str, kind: str, label: str = "") -> str:
+        """A node that a record refers to (a data hash, a model, another run)."""
+        if node_id not in self.nodes:
+            self.nodes[node_id] = Node(node_id, kind, label or node_id)
+        return node_id
+
+    def link(self, src: str, dst: str, relation: str) -> None:
+        """``dst`` came from ``src``."""
+        if src != dst:
+            self.edges.setdefault((src, dst, relation), Edge(src, dst, relation))
+
+    def data(self, digest: str, kind: str = "data") -> str:
+        node_id = self.refer(data_id(digest), kind, f"data {digest[:12]}")
+        if kind != "data":
+            self.nodes[node_id].kind = kind
+        return node_id
+
+    def model(self, spec: str) -> str:
+        node_id = model_id(spec)
+        return self.refer(node_id, "adapter" if node_id.startswith("adapter:") else "model", spec)
+
+    def run(self, run_id: str) -> str:
+        return self.refer(run_id, "run", f"run {run_id[:8]}")
+
+    def graph(self, tracking_uri: str) -> LineageGraph:
+        """The graph; what was referred to but never defined is marked missing."""
+        for node_id, node in self.nodes.items():
+            if node.kind in _STORED and node_id not in self.defined:
+                node.missing = True
+                node.attrs.setdefault("note", "referred to, but the store no longer holds it")
+        return LineageGraph(dict(self.nodes), list(self.edges.values()), None, tracking_uri)
+
+
+#: node kinds that the store defines: a reference to one it does not hold is "missing"
+_STORED = frozenset(
+    {
+        "run",
+        "eda",
+        "prep",
+        "prompt_run",
+        "chain",
+        "generate",
+        "finetune",
+        "dpo",
+        "adapter",
+        "sweep",
+        "trial",
+        "eval",
+        "trace",
+        "assessment",
+        "feedback",
+        "pipeline",
+    }
+)
+
+Collector = Callable[[Snapshot, Builder], None]
+COLLECTORS: Registry[Collector] = Registry("lineage collector")
+
+
+def register_collector(name: str, collector: Collector) -> Collector:
+    """Add a collector: ``collector(snapshot, builder)`` adds the nodes and edges of a kind of
+    record (e.g. registered model versions) to the graph being built."""
+    return COLLECTORS.register(name, collector, replace=True)
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+def _run_attrs(run: Any) -> dict[str, Any]:
+    info, data = run.info, run.data
+    return {
+        "run_id": info.run_id,
+        "experiment_id": info.experiment_id,
+        "name": info.run_name or "",
+        "status": info.status,
+        "start_time": info.start_time,
+        "params": dict(data.params),
+        "metrics": dict(data.metrics),
+        "tags": {k: v for k, v in data.tags.items() if k.startswith(tracking.PREFIX)},
+    }
+
+
+def _runs(snap: Snapshot, b: Builder) -> None:
+    for run in snap.runs:
+        tags = run.data.tags
+        rid = run.info.run_id
+        stage = tags.get(tracking.STAGE, "")
+        kind = kind_of_stage(stage, tags.get(tracking.METHOD, ""))
+        b.define(rid, kind, run.info.run_name or f"{stage or 'run'} {rid[:8]}", **_run_attrs(run))
+        if parent := tags.get(tracking.PARENT_RUN):
+            b.link(b.run(parent), rid, "contains")
+        if pipeline := tags.get(tracking.PIPELINE_RUN):
+            b.link(b.run(pipeline), rid, "ran")
+        if original := tags.get(tracking.REPRODUCES):
+            b.link(b.run(original), rid, "reproduced")
+        handler = _STAGES.get(stage)
+        if handler is not None:
+            handler(snap, b, run)
+
+
+def _eda(snap: Snapshot, b: Builder, run: Any) -> None:
+    if digest := run.data.tags.get(tracking.DATA_HASH):
+        b.link(b.data(digest), run.info.run_id, "profiled")
+
+
+def _prep(snap: Snapshot, b: Builder, run: Any) -> None:
+    tags, rid = run.data.tags, run.info.run_id
+    if digest := tags.get(tracking.INPUT_HASH):
+        b.link(b.data(digest), rid, "prepared-from")
+    recipe = json.dumps(dict(sorted(run.data.params.items())))
+    rec = hashlib.sha256(recipe.encode()).hexdigest()[:12]
+    b.define(f"recipe:{rec}", "recipe", f"recipe {rec}", params=dict(run.data.params))
+    b.link(f"recipe:{rec}", rid, "applied")
+    out = tags.get(tracking.DATA_HASH)
+    if out:
+        b.link(rid, b.data(out, "prepared"), "produced")
+    for key, value in tags.items():
+        if key.startswith(tracking.SPLIT_HASH + "."):
+            split = b.data(value)
+            b.nodes[split].attrs.setdefault("split", key.rsplit(".", 1)[1])
+            b.link(b.data(out, "prepared") if out else rid, split, "split")
+
+
+def _finetune(snap: Snapshot, b: Builder, run: Any) -> None:
+    tags, rid = run.data.tags, run.info.run_id
+    for content, source, legacy, relation in (
+        (tracking.DATA_CONTENT_HASH, tracking.DATA_SOURCE_HASH, tracking.DATA_HASH, "trained-on"),
+        (
+            tracking.EVAL_DATA_CONTENT_HASH,
+            tracking.EVAL_DATA_SOURCE_HASH,
+            tracking.EVAL_DATA_HASH,
+            "validated-on",
+        ),
+    ):
+        rows = tags.get(content) or tags.get(legacy)
+        if not rows:
+            continue
+        b.link(b.data(rows), rid, relation)
+        if (given := tags.get(source)) and given != rows:  # the columns it read of a frame
+            b.link(b.data(given), b.data(rows), "columns")
+    if base := tags.get(tracking.BASE_MODEL):
+        b.link(b.model(base), rid, "base-model")
+    if version := tags.get(tracking.PROMPT_VERSION):
+        b.link(_prompt(b, version), rid, "prompted-with")
+    if tags.get(tracking.CHECKPOINT_DIR) or run.info.status == "FINISHED":
+        adapter = b.define(
+            model_id(f"run:{rid}"),
+            "adapter",
+            f"adapter run:{rid[:8]}",
+            run_id=rid,
+            experiment_id=run.info.experiment_id,
+            spec=f"run:{rid}",
+        )
+        b.link(rid, adapter, "produced")
+    if tags.get(PREFERENCE_RATINGS, "0") not in ("", "0"):
+        _preferences(snap, b, run)
+
+
+def _preferences(snap: Snapshot, b: Builder, run: Any) -> None:
+    """A DPO run learned from ratings: its artifact names the assessments and traces."""
+    try:
+        found = snap.tracker.load_json(run.info.run_id, PREFERENCES_ARTIFACT)
+    except Exception:  # an artifact that is gone: the run stays, without these edges
+        b.nodes[run.info.run_id].attrs["note"] = f"{PREFERENCES_ARTIFACT} is gone"
+        return
+    for assessment in found.get("assessment_ids", []):
+        b.link(b.refer(f"assessment:{assessment}", "assessment"), run.info.run_id, "trained-on")
+
+
+def _prompt(b: Builder, version: str) -> str:
+    version = version.removeprefix("prompts:/").removeprefix("prompt:")
+    return b.refer(f"prompt:{version}", "prompt", f"prompt {version}")
+
+
+def _eval(snap: Snapshot, b: Builder, run: Any) -> None:
+    tags, rid = run.data.tags, run.info.run_id
+    digest = tags.get(tracking.DATA_HASH)
+    if digest:
+        b.link(b.data(digest), rid, "evaluated-on")
+    model = tags.get(tracking.MODEL, "")
+    if model and not model.startswith("column "):
+        b.link(b.model(model), rid, "evaluated")
+    if version := tags.get(tracking.PROMPT_VERSION):
+        b.link(_prompt(b, version), rid, "prompted-with")
+    if generated := tags.get(EVAL_GENERATE_RUN):
+        b.link(b.run(generated), rid, "scored")
+        if digest:  # the generation's prompts are the eval data's
+            b.link(b.data(digest), generated, "prompts-from")
+    baseline = tags.get(EVAL_BASELINE, "")
+    if len(baseline) == 32 and set(baseline) <= _HEX:
+        b.link(b.run(baseline), rid, "compared-with")
+
+
+def _generate(snap: Snapshot, b: Builder, run: Any) -> None:
+    if model := run.data.tags.get(tracking.MODEL):
+        b.link(b.model(model), run.info.run_id, "generated-by")
+
+
+def _prompt_run(snap: Snapshot, b: Builder, run: Any) -> None:
+    tags, rid = run.data.tags, run.info.run_id
+    if digest := tags.get(tracking.DATA_HASH):
+        b.link(b.data(digest), rid, "input")
+    for key, uri in tags.items():
+        if key.startswith(PROMPT_URI):
+            b.link(_prompt(b, uri), rid, "prompted-with")
+    if version := tags.get(tracking.PROMPT_VERSION):
+        b.link(_prompt(b, version), rid, "prompted-with")
+
+
+_STAGES: dict[str, Callable[[Snapshot, Builder, Any], None]] = {
+    "eda": _eda,
+    "prep": _prep,
+    "finetune": _finetune,
+    "eval": _eval,
+    "generate": _generate,
+    "prompt": _prompt_run,
+    "chain": _prompt_run,
+}
+
+
+def _pipelines(snap: Snapshot, b: Builder) -> None:
+    """A pipeline's stages pass data by hash: a stage's ``*_hash`` parameters are its inputs,
+    its ``*_hash`` outputs what its runs produced."""
+    by_stage: dict[tuple[str, str], list[str]] = {}
+    for run in snap.runs:
+        tags = run.data.tags
+        if (p := tags.get(tracking.PIPELINE_RUN)) and (s := tags.get(tracking.PIPELINE_STAGE)):
+            by_stage.setdefault((p, s), []).append(run.info.run_id)
+    for run in snap.runs:
+        if run.data.tags.get(tracking.STAGE) != "pipeline":
+            continue
+        pid = run.info.run_id
+        for key, value in run.data.params.items():
+            stage, _, name = key.partition(".")
+            if name.endswith("hash") and is_hash(value):
+                for dst in by_stage.get((pid, stage), [pid]):
+                    b.link(b.data(value), dst, "input")
+        for key, value in run.data.tags.items():
+            if not key.startswith(PIPELINE_OUTPUT):
+                continue
+            stage, _, name = key.removeprefix(PIPELINE_OUTPUT).partition(".")
+            if name.endswith("hash") and is_hash(value):
+                for src in by_stage.get((pid, stage), [pid]):
+                    b.link(src, b.data(value), "produced")
+
+
+# --- traces and assessments --------------------------------------------------------------------
+
+
+def _traces(snap: Snapshot, b: Builder) -> None:
+    for trace in snap.traces:
+        info = trace.info
+        tid = info.trace_id
+        tags = dict(info.tags or {})
+        meta = dict(getattr(info, "trace_metadata", None) or {})
+        node = b.define(
+            f"trace:{tid}",
+            "trace",
+            f"trace {tid[:12]}",
+            trace_id=tid,
+            experiment_id=getattr(info, "experiment_id", None),
+            tags={k: v for k, v in tags.items() if k.startswith(tracking.PREFIX)},
+        )
+        source = meta.get("mlflow.sourceRun") or tags.get(tracking.RUN_ID)
+        if source:
+            b.link(b.run(source), node, "generated")
+        if model := tags.get(tracking.MODEL):
+            b.link(b.model(model), node, "output-of")
+        for other in filter(None, tags.get(SOURCE_TRACES, "").split(",")):
+            b.link(b.refer(f"trace:{other}", "trace"), node, "copied")
+        for a in info.assessments or []:
+            value = a.feedback.value if getattr(a, "feedback", None) is not None else None
+            aid = b.define(
+                f"assessment:{a.assessment_id}",
+                "assessment",
+                f"{a.name} = {value}",
+                assessment_id=a.assessment_id,
+                trace_id=tid,
+                experiment_id=getattr(info, "experiment_id", None),
+                name=a.name,
+                value=value,
+                rater=a.source.source_id if a.source else "",
+                valid=getattr(a, "valid", True),
+            )
+            b.link(node, aid, "rated")
+
+
+register_collector("runs", _runs)
+register_collector("pipelines", _pipelines)
+register_collector("traces", _traces)
+
+
+def snapshot(tracker: tracking.Tracker) -> Snapshot:
+    """Read every run and trace of the store once."""
+    runs = tracker.find_runs(limit=10**9)
+    traces = tracker.traces.search(None)
+    return Snapshot(tracker, runs, traces)
+
+
+def build(tracker: tracking.Tracker | None = None) -> LineageGraph:
+    """The whole lineage graph of the workspace's store."""
+    t = tracker or tracking.tracker()
+    snap = snapshot(t)
+    b = Builder()
+    for name in COLLECTORS:
+        COLLECTORS.get(name)(snap, b)
+    from llmops_magics.data import kept_path
+
+    for n in b.nodes.values():
+        if n.kind in ("data", "prepared"):
+            digest = n.id.removeprefix("data:")
+            n.attrs.setdefault("hash", digest)
+            n.attrs["kept"] = is_hash(digest) and kept_path(digest, workspace=t.workspace).exists()
+    return b.graph(t.uri)

@@ -1,0 +1,199 @@
+"""The graph rebuilt from a real MLflow store: what each stage's tags become, dangling links shown
+as missing, the same graph in a fresh process, and the public questions (graph, upstream,
+downstream, path, impact) by every kind of reference."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from llmops_magics import lineage, tracking
+from llmops_magics.testing.lineage import MISSING_RUN
+
+
+def _edges(g: lineage.LineageGraph) -> set[tuple[str, str, str]]:
+    return {(e.src, e.relation, e.dst) for e in g.edges}
+
+
+def test_each_stage_becomes_nodes_and_edges(active: dict[str, str]) -> None:
+    s = active
+    g = lineage.graph()
+    raw, train, prepared = f"data:{s['raw']}", f"data:{s['train']}", f"data:{s['prepared']}"
+    adapter = f"adapter:{s['finetune']}"
+    assert {
+        (raw, "profiled", s["eda"]),
+        (raw, "prepared-from", s["prep"]),
+        (s["prep"], "produced", prepared),
+        (prepared, "split", train),
+        (train, "trained-on", s["finetune"]),
+        (f"data:{s['validation']}", "validated-on", s["finetune"]),
+        ("model:smollm2", "base-model", s["finetune"]),
+        ("prompt:qa/1", "prompted-with", s["finetune"]),
+        (s["finetune"], "produced", adapter),
+        (s["sweep"], "contains", s["trial"]),
+        (s["trial"], "contains", s["finetune"]),
+        (adapter, "generated-by", s["generate"]),
+        (adapter, "evaluated", s["eval"]),
+        (s["generate"], "scored", s["eval"]),
+        (f"data:{s['test']}", "evaluated-on", s["eval"]),
+        (s["generate"], "generated", f"trace:{s['trace']}"),
+        (adapter, "output-of", f"trace:{s['trace']}"),
+        (f"trace:{s['trace']}", "rated", f"assessment:{s['assessment']}"),
+        # the pipeline: its stage runs, the hash its prep stage made and its fine-tune took
+        (s["pipeline"], "ran", s["finetune"]),
+        (s["prep"], "produced", train),
+        (train, "input", s["finetune"]),
+    } <= _edges(g)
+    kinds = {
+        n: g.node(n).kind
+        for n in (
+            s["eda"],
+            s["prep"],
+            s["finetune"],
+            s["eval"],
+            prepared,
+            train,
+            adapter,
+            s["pipeline"],
+        )
+    }
+    assert list(kinds.values()) == [
+        "eda",
+        "prep",
+        "finetune",
+        "eval",
+        "prepared",
+        "data",
+        "adapter",
+        "pipeline",
+    ]
+    ft = g.node(s["finetune"])
+    assert (
+        ft.attrs["run_id"] == s["finetune"] and ft.attrs["tags"][tracking.BASE_MODEL] == "smollm2"
+    )
+    assert g.node(f"assessment:{s['assessment']}").attrs["value"] == 5
+    assert g.node(f"assessment:{s['assessment']}").attrs["rater"] == "ann"
+
+
+def test_dangling_references_are_missing(active: dict[str, str]) -> None:
+    t = tracking.tracker()
+    gone_parent = "e" * 32
+    with t.start_run("trial", parent=gone_parent) as orphan:
+        pass
+    g = lineage.graph()
+    assert g.node(MISSING_RUN).missing and g.node(gone_parent).missing
+    assert (MISSING_RUN, "compared-with", active["eval"]) in _edges(g)
+    assert not g.node(orphan.id).missing
+    assert "missing" in g._summary()
+    # a missing node is a node like any other for the questions
+    assert orphan.id in lineage.downstream(gone_parent).nodes
+
+
+def test_a_fresh_process_gives_the_same_graph(active: dict[str, str]) -> None:
+    here = lineage.graph().to_dict()
+    code = (
+        "import json; from llmops_magics import lineage, workspace; "
+        f"workspace.use({active['root']!r}); print(json.dumps(lineage.graph().to_dict(), "
+        "default=str))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("LLMOPS_HOME",)}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    there = json.loads(out.stdout.strip().splitlines()[-1])
+    assert json.loads(json.dumps(here, default=str)) == there
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["finetune", "run:finetune", "data:train", "prompt:qa/1", "smollm2", "trace", "assessment"],
+)
+def test_every_kind_of_reference(active: dict[str, str], ref: str) -> None:
+    s = active
+    given = {
+        "finetune": s["finetune"],
+        "run:finetune": f"run:{s['finetune']}",
+        "data:train": f"data:{s['train']}",
+        "prompt:qa/1": "prompt:qa/1",
+        "smollm2": "smollm2",
+        "trace": s["trace"],
+        "assessment": s["assessment"],
+    }[ref]
+    g = lineage.graph(given)
+    assert g.focus is not None and g.focus in g
+    # everything it shows is related to it, and the chain's rating is always among them
+    assert f"assessment:{s['assessment']}" in g
+    assert s["finetune"] in g
+
+
+def test_the_questions(active: dict[str, str]) -> None:
+    s = active
+    up = lineage.upstream(f"run:{s['finetune']}")
+    assert up.focus == f"adapter:{s['finetune']}"
+    assert {f"data:{s['raw']}", s["finetune"], s["trial"], s["sweep"]} <= set(up.nodes)
+    assert s["eval"] not in up
+    down = lineage.downstream(f"data:{s['raw']}", depth=2)
+    assert set(down.nodes) == {
+        f"data:{s['raw']}",
+        s["eda"],
+        s["prep"],
+        f"data:{s['prepared']}",
+        f"data:{s['train']}",
+    }
+    chain = [n.id for n in lineage.path(s["assessment"], f"data:{s['raw']}")]
+    assert chain[0] == f"assessment:{s['assessment']}" and chain[-1] == f"data:{s['raw']}"
+    # the shortest way back goes through the generation's prompts; the training rows too:
+    to_train = [n.id for n in lineage.path(s["assessment"], f"data:{s['train']}")]
+    assert to_train[-3:] == [f"adapter:{s['finetune']}", s["finetune"], f"data:{s['train']}"]
+    impact = lineage.impact(f"data:{s['train']}")
+    assert impact.ids("adapter") == [f"adapter:{s['finetune']}"]
+    assert impact.ids("eval") == [s["eval"]] and impact.ids("assessment") == [
+        f"assessment:{s['assessment']}"
+    ]
+    shown = lineage.lineage(s["eval"], lineage.LineageConfig(direction="upstream", depth=1))
+    assert set(shown.nodes) == {
+        s["eval"],
+        s["pipeline"],
+        f"data:{s['test']}",
+        f"adapter:{s['finetune']}",
+        s["generate"],
+        MISSING_RUN,
+    }
+
+
+def test_unknown_and_wrong_kind(active: dict[str, str]) -> None:
+    with pytest.raises(lineage.UnknownNodeError, match="'0{32}'"):
+        lineage.graph("0" * 32)
+    with pytest.raises(lineage.UnknownNodeError, match="data:abcdef12"):
+        lineage.impact("data:abcdef12")
+    with pytest.raises(lineage.WrongKindError, match="not a data reference"):
+        lineage.graph("data:Zebra")
+    with pytest.raises(lineage.UnknownNodeError):
+        lineage.path(active["eval"], "tr-nothing")
+
+
+def test_new_kinds_and_collectors_plug_in(active: dict[str, str]) -> None:
+    """How a later stage (registered versions, deployments) joins the graph."""
+    lineage.register_kind("version", "a registered model version", "#123456")
+
+    def versions(snap: lineage.Snapshot, b: lineage.Builder) -> None:
+        adapter = f"adapter:{active['finetune']}"
+        b.link(adapter, b.define("version:demo/1", "version", "demo v1"), "registered")
+
+    lineage.register_collector("versions", versions)
+    try:
+        impact = lineage.impact(f"data:{active['train']}")
+        assert impact.ids("version") == ["version:demo/1"]
+        assert lineage.graph("version:demo/1").node("version:demo/1").colour == "#123456"
+    finally:
+        lineage.COLLECTORS.unregister("versions")
+        lineage.KINDS.unregister("version")
