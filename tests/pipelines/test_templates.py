@@ -118,6 +118,16 @@ def test_the_stage_templates_run_as_a_pipeline(
     run = tracking.tracker().get_run(out["finetune"]["run_id"], stage="finetune")
     assert run.data.tags[tracking.PIPELINE_RUN] == result.run_id
     assert run.data.tags[tracking.PIPELINE_STAGE] == "finetune"
+    # every artifact the pipeline made has a path back to a data hash (the lineage graph)
+    from llmops_magics import lineage
+
+    graph = lineage.graph()
+    made = [n for n in graph.nodes.values() if n.kind not in ("data", "prepared", "model")]
+    assert {"eda", "prep", "finetune", "adapter", "eval", "trace"} <= {n.kind for n in made}
+    for node in made:
+        if node.kind not in ("recipe", "pipeline"):
+            up = graph.upstream_ids(node.id)
+            assert any(graph.nodes[u].kind in ("data", "prepared") for u in up), node.id
     # the stage kernels are plain: no panel or widget bar is left in an executed notebook
     shown = {s.name: widget_outputs(s.notebook) for s in result.stages}
     assert shown == {s.name: [] for s in result.stages}
