@@ -152,3 +152,49 @@ def test_stage_kernels_are_plain_and_their_runs_are_linked(
     assert made.data.tags[tracking.PIPELINE_RUN] == result.run_id
     assert made.data.tags[tracking.PIPELINE_STAGE] == "look"
     assert widget_outputs(result.stages[0].notebook) == []
+
+
+_KILLED_RUN = """
+import sys
+from llmops_magics import pipelines, workspace
+workspace.use(sys.argv[1])
+pipelines.run_pipeline(sys.argv[2], progress=False, log=lambda m: None)
+"""
+
+
+def test_a_killed_pipeline_reads_interrupted_and_blocks_nothing(
+    tmp_path, fresh_workspace, write_template
+):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "started"
+    write_template(
+        tmp_path / "slow.ipynb",
+        f"wait = 60.0\nmarker = {str(marker)!r}",
+        [
+            "import pathlib, time\npathlib.Path(marker).touch()\ntime.sleep(wait)",
+            RECORD + "record_outputs(waited=wait)",
+        ],
+        ["waited"],
+    )
+    (tmp_path / "p.yaml").write_text("name: slow\nstages:\n  slow: {template: slow.ipynb}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RUN, str(fresh_workspace), str(tmp_path / "p.yaml")],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "the stage never started"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the run's process and its stage kernel
+        proc.wait()
+    frame = tracking.tracker().runs_frame(filter=tracking.filter_stage("pipeline"))
+    assert frame["status"].tolist() == ["INTERRUPTED"]
+    result = _run(tmp_path, params={"slow.wait": 0.0})  # nothing left behind blocks it
+    assert result.stages[0].outputs["waited"] == 0.0
+    assert _mlflow_run(result.run_id).info.status == "FINISHED"
