@@ -293,6 +293,7 @@ _STAGES = tuple(
         "sweeps",
         "evaluation",
         "feedback",
+        "lineage",
         "pipelines",
         "serving",
     )
