@@ -26,6 +26,7 @@ for _stage in (
     "feedback",
     "pipelines",
     "serving",
+    "lineage",
 ):
     _module = importlib.import_module(f"llmops_magics.{_stage}")
     for _name in _module.__all__:
@@ -85,6 +86,8 @@ def test_the_stage_configs_are_registered():
         "RatingOptions",
         "PipelineRunConfig",
         "ServeConfig",
+        "LineageConfig",
+        "ReproduceConfig",
     } <= names
 
 
