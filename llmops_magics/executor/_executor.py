@@ -296,6 +296,12 @@ class DaskExecutor(Executor):
 
 
 def _dashboard(client: Any) -> str:
+    """The dashboard's address: Dask serves it only where bokeh is installed (a local
+    cluster; a remote scheduler serves its own when bokeh is installed there)."""
+    import importlib.util
+
+    if importlib.util.find_spec("bokeh") is None:
+        return ""
     try:
         return str(client.dashboard_link or "")
     except Exception:
