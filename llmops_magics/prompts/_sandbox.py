@@ -139,11 +139,21 @@ def _check_args(args: Iterable[Any]) -> None:
             raise _Refused("The template formats with a huge field width")
 
 
-def _bounded_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _check_joined(items: Any) -> None:
+    """Refuse joining or summing sequences whose total length is over the cap, before the
+    result is allocated (``['a' * 10**6] * 10**4 | join``)."""
+    if isinstance(items, (list, tuple)):
+        total = sum(len(x) for x in items if isinstance(x, (str, list, tuple)))
+        _sized_len(total)
+
+
+def _bounded_filter(fn: Callable[..., Any], name: str = "") -> Callable[..., Any]:
     @wraps(fn)  # keeps jinja's pass_context / pass_environment marks
     def filtered(*args: Any, **kwargs: Any) -> Any:
         _tick()
         _check_args([*args, *kwargs.values()])
+        if name in ("join", "sum"):
+            _check_joined(next((a for a in args if isinstance(a, (list, tuple))), None))
         return _sized(fn(*args, **kwargs))
 
     return filtered
@@ -208,6 +218,8 @@ def environment() -> Any:
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             _tick()
             _check_args([*args, *kwargs.values()])
+            if getattr(__obj, "__name__", "") == "join" and args:  # 'sep'.join(items)
+                _check_joined(args[0])
             return _sized(super().call(__context, __obj, *args, **kwargs))
 
         def getattr(self, obj: Any, attribute: str) -> Any:
@@ -219,7 +231,8 @@ def environment() -> Any:
             return _Loops().visit(super()._parse(source, name, filename))
 
     env = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=False)
-    env.filters = {k: _bounded_filter(f) for k, f in env.filters.items()}
+    env.filters = {k: _bounded_filter(f, k) for k, f in env.filters.items()}
+    env.globals.pop("lipsum", None)  # lipsum(n=10**6) loops inside the library, unchecked
     env.filters["_llmops_loop"] = _ticking
     env.filters["_llmops_size"] = _sized
     env.concat = _bounded_concat  # type: ignore[method-assign]  # macros and {% set %} blocks

@@ -137,8 +137,11 @@ def short_deadline(monkeypatch):
         ("{{ 10 ** 100000 }}", "bits"),
         (
             "{% set s %}{% for i in range(99999) %}{{ x }}{% endfor %}{% endset %}{{ s }}",
-            "more than",
+            "longer than|more than",
         ),
+        ("{{ (['a' * 1000000] * 1000)|join }}", "more than 2,000,000 characters"),
+        ("{{ ''.join(['a' * 1000000] * 1000) }}", "more than 2,000,000 characters"),
+        ("{{ lipsum(n=1000000) }}", "lipsum"),
     ],
 )
 def test_renders_are_bounded_in_time_and_size(short_deadline, template, message):
