@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmops_magics import progress as _progress
 from llmops_magics.errors import GenerationError
-from llmops_magics.files import atomic_dir, file_lock
+from llmops_magics.files import atomic_dir, atomic_write, file_lock
 from llmops_magics.models._engines import Engine, Outputs, TextCallback, cut_at_stop
 from llmops_magics.models._sources import ModelRef, cache_root, resolve, weights_hash
 
@@ -87,14 +87,25 @@ def converted_dir(ref: ModelRef, quantization: str) -> Path:
     """
     import ctranslate2
 
-    key = _content_key(ref)[:16]
-    dest = cache_root() / "engines" / f"ctranslate2-{ctranslate2.__version__}"
-    dest = dest / f"{key}-{quantization}"
-    if (dest / "model.bin").is_file():
-        return dest
+    root = cache_root() / "engines" / f"ctranslate2-{ctranslate2.__version__}"
+    # Hashing 540 MB of weights takes seconds: a pointer keyed by the cheap identity (folder and
+    # modification times) finds the copy without it; a re-saved folder is hashed again.
+    identity = hashlib.sha256(f"{ref.identity}|{quantization}".encode()).hexdigest()
+    seen = root / "by-identity" / identity
+    if seen.is_file() and (root / seen.read_text().strip() / "model.bin").is_file():
+        return root / seen.read_text().strip()
+    dest = root / f"{_content_key(ref)[:16]}-{quantization}"
+    if not (dest / "model.bin").is_file():
+        _convert_once(ref, dest, quantization)
+    seen.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(seen, dest.name)
+    return dest
+
+
+def _convert_once(ref: ModelRef, dest: Path, quantization: str) -> None:
     with file_lock(dest.parent / f".{dest.name}.lock"):
-        if (dest / "model.bin").is_file():
-            return dest
+        if (dest / "model.bin").is_file():  # another process converted it while we waited
+            return
         print(
             f"llmops: converting {ref.spec} for CTranslate2 ({quantization}), once; later loads "
             f"read the cache at {dest}",
@@ -120,7 +131,6 @@ def converted_dir(ref: ModelRef, quantization: str) -> Path:
                     }
                 )
             )
-    return dest
 
 
 def _convert(source: Path, out: Path, quantization: str) -> None:

@@ -74,7 +74,7 @@ def test_a_named_engine_that_cannot_serve_the_model_says_why(tiny_model, tmp_pat
         models.GenerationParams(engine="nope")
 
 
-def test_conversion_is_cached_by_content_hash(tiny_model, tmp_path, engine_cache):
+def test_conversion_is_cached_by_content_hash(tiny_model, tmp_path, engine_cache, monkeypatch):
     ref = models.resolve(str(tiny_model))
     first = _ctranslate2.converted_dir(ref, "int8")
     stamp = (first / "model.bin").stat().st_mtime_ns
@@ -84,6 +84,12 @@ def test_conversion_is_cached_by_content_hash(tiny_model, tmp_path, engine_cache
     assert (first / "model.bin").stat().st_mtime_ns == stamp  # not converted again
     assert json.loads((first / "llmops_source.json").read_text())["quantization"] == "int8"
     assert first.is_relative_to(engine_cache)
+
+    def no_hashing(path):
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(_ctranslate2, "weights_hash", no_hashing)
+    assert _ctranslate2.converted_dir(ref, "int8") == first  # found by identity, not hashed
 
 
 def test_adapters_are_merged_once_per_version(tiny_model, tmp_path):
