@@ -285,7 +285,15 @@ def _prompt_run(snap: Snapshot, b: Builder, run: Any) -> None:
         b.link(_prompt(b, version), rid, "prompted-with")
 
 
+def _serve(snap: Snapshot, b: Builder, run: Any) -> None:
+    """A server's run: the model specs it served (parameters ``model.<name>``)."""
+    for key, spec in run.data.params.items():
+        if key.startswith("model.") and spec:
+            b.link(b.model(spec), run.info.run_id, "served")
+
+
 _STAGES: dict[str, Callable[[Snapshot, Builder, Any], None]] = {
+    "serve": _serve,
     "eda": _eda,
     "prep": _prep,
     "finetune": _finetune,
@@ -342,8 +350,9 @@ def _traces(snap: Snapshot, b: Builder) -> None:
         source = meta.get("mlflow.sourceRun") or tags.get(tracking.RUN_ID)
         if source:
             b.link(b.run(source), node, "generated")
-        if model := tags.get(tracking.MODEL):
-            b.link(b.model(model), node, "output-of")
+        model = tags.get(tracking.MODEL)
+        if model and tags.get(tracking.SERVED) != "true":  # a served trace names the model's
+            b.link(b.model(model), node, "output-of")  # public name; its run links the spec
         for other in filter(None, tags.get(SOURCE_TRACES, "").split(",")):
             b.link(b.refer(f"trace:{other}", "trace"), node, "copied")
         for a in info.assessments or []:

@@ -50,6 +50,7 @@ for _name, _what, _colour in (
     ("assessment", "a rating (assessment) of a trace", "#ff70a6"),
     ("feedback", "a feedback run or export", "#ff9770"),
     ("pipeline", "a pipeline run", "#6c757d"),
+    ("deployment", "a serving deployment (an llmops serve run)", "#2a9d8f"),
     ("run", "another run", "#ced4da"),
 ):
     register_kind(_name, _what, _colour)
@@ -67,6 +68,7 @@ _STAGE_KINDS = {
     "eval": "eval",
     "feedback": "feedback",
     "pipeline": "pipeline",
+    "serve": "deployment",
 }
 
 

@@ -197,3 +197,19 @@ def test_new_kinds_and_collectors_plug_in(active: dict[str, str]) -> None:
     finally:
         lineage.COLLECTORS.unregister("versions")
         lineage.KINDS.unregister("version")
+
+
+def test_a_serving_deployment(active: dict[str, str]) -> None:
+    t = tracking.tracker()
+    spec = f"run:{active['finetune']}"
+    with t.start_run("serve", params={"model.qa": spec}, tags={tracking.MODEL: spec}) as run:
+        served = {tracking.MODEL: "qa", tracking.SERVED: "true", tracking.RUN_ID: run.id}
+        span = t.traces.span("chat", inputs={"q": "hi"}, tags=served, run_id=run.id)
+        span.end(outputs={"a": "hello"})
+    t.traces.flush()
+    impact = lineage.impact(f"data:{active['train']}")
+    assert impact.ids("deployment") == [run.id]
+    assert f"trace:{span.trace_id}" in impact.ids("trace")
+    g = lineage.graph(run.id)
+    assert (f"adapter:{active['finetune']}", "served", run.id) in _edges(g)
+    assert "model:qa" not in g  # a served trace names the public name, not a spec
