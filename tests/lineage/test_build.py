@@ -213,3 +213,19 @@ def test_a_serving_deployment(active: dict[str, str]) -> None:
     g = lineage.graph(run.id)
     assert (f"adapter:{active['finetune']}", "served", run.id) in _edges(g)
     assert "model:qa" not in g  # a served trace names the public name, not a spec
+
+
+def test_a_dpo_run_learned_from_ratings(active: dict[str, str]) -> None:
+    t = tracking.tracker()
+    rated = f"assessment:{active['assessment']}"
+    tags = {tracking.METHOD: "dpo", tracking.PREFIX + "preference_ratings": "1"}
+    with t.start_run("finetune", tags=tags) as run:
+        run.log_dict({"assessment_ids": [active["assessment"]]}, "preferences_lineage.json")
+    with t.start_run("finetune", tags=tags) as lost:  # its artifact never written
+        pass
+    g = lineage.graph()
+    assert g.node(run.id).kind == "dpo"
+    assert (rated, "trained-on", run.id) in _edges(g)
+    # a rating of the base adapter's output reaches the DPO run trained on it
+    assert run.id in lineage.impact(f"data:{active['train']}").ids("dpo")
+    assert "preferences_lineage.json is gone" in g.node(lost.id).attrs["note"]
