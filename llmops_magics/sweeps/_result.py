@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from llmops_magics.results import Result
 from llmops_magics.sweeps._config import config_of
 from llmops_magics.sweeps._storage import display_url, open_storage
-from llmops_magics.sweeps._tracking import ATTR_RUN_ID, ATTR_SECONDS, ATTR_STEPS
+from llmops_magics.sweeps._tracking import ATTR_OWNER, ATTR_RUN_ID, ATTR_SECONDS, ATTR_STEPS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -202,10 +202,15 @@ class SweepResult(Result):
 
 
 def _row(t: Any) -> dict[str, Any]:
-    """One trial as plain data."""
+    """One trial as plain data; a running trial whose process died reads ``interrupted``."""
+    from llmops_magics import tracking
+
+    state = t.state.name.lower()
+    if state == "running" and tracking.owner_alive(t.user_attrs.get(ATTR_OWNER) or {}) is False:
+        state = "interrupted"
     return {
         "number": t.number,
-        "state": t.state.name.lower(),
+        "state": state,
         "value": t.value,
         "params": dict(t.params),
         "run_id": t.user_attrs.get(ATTR_RUN_ID),

@@ -14,6 +14,7 @@ from llmops_magics.sweeps._study import best_trial
 
 __all__ = [
     "ATTR_ERROR",
+    "ATTR_OWNER",
     "ATTR_RUN_ID",
     "ATTR_SECONDS",
     "ATTR_STEPS",
@@ -38,6 +39,8 @@ ATTR_RUN_ID = "llmops.run_id"
 ATTR_STEPS = "llmops.steps"
 ATTR_SECONDS = "llmops.seconds"
 ATTR_ERROR = "llmops.error"
+#: the process running a trial (host, pid, start time): a reader tells a dead one from a live one
+ATTR_OWNER = "llmops.owner"
 
 # MLflow refuses longer parameter values
 _MAX_PARAM = 6000

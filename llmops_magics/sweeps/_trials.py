@@ -25,6 +25,7 @@ from llmops_magics.sweeps._storage import retry_callback
 from llmops_magics.sweeps._study import QueueEmpty, counts
 from llmops_magics.sweeps._tracking import (
     ATTR_ERROR,
+    ATTR_OWNER,
     ATTR_RUN_ID,
     ATTR_SECONDS,
     ATTR_STEPS,
@@ -110,6 +111,7 @@ class Trials:
         import optuna
 
         params = self.space.suggest(trial)
+        trial.set_user_attr(ATTR_OWNER, tracking.owner_tags())  # readers see if it still lives
         tags = {
             tracking.STUDY: self.study.study_name,
             TRIAL: str(trial.number),

@@ -51,6 +51,8 @@ def test_killed_worker_trial_is_requeued_not_lost_or_counted_twice(fresh_workspa
     storage = sweeps.open_storage(heartbeat=FAST)
     stuck = optuna.load_study(study_name="k", storage=storage).trials
     assert [t.state.name for t in stuck][:3] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    read = sweeps.SweepResult.from_study(optuna.load_study(study_name="k", storage=storage))
+    assert [t["state"] for t in read.trials][:3] == ["complete", "complete", "interrupted"]
     os.environ["LLMOPS_SWEEP_LOG"] = str(tmp_path / "executions.log")
     try:
         r = sweeps.run(objective=objs.hang_on_trial_2, study="k", progress=False, heartbeat=FAST)
