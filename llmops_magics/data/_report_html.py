@@ -131,7 +131,7 @@ def sections(report: EdaReport, *, with_figures: bool = True) -> list[tuple[str,
     out: list[tuple[str, str]] = []
     q = report.quality
     overview = [("rows", report.rows), ("content hash", report.content_hash)]
-    overview += list(q.items())
+    overview += [(k, v) for k, v in q.items() if k != "rows"]  # rows are the first line
     if report.vocabulary:
         overview += list(report.vocabulary.items())
     if report.run_id:

@@ -29,6 +29,7 @@ SUMMARY_COLUMNS = [
     "mean_stars",
     "thumbs_down_share",
     "traces",
+    "served_traces",
     "median_latency_s",
     "mean_output_words",
     "psi_length",
@@ -92,6 +93,24 @@ class MonitorReport(Result):
         self.plot().savefig(buf, format="png", dpi=80)
         return buf.getvalue()
 
+    def summary_html(self) -> str:
+        """The summary table as HTML that fits a notebook: headers wrap, figures are rounded,
+        an empty cell says "-" (no rating or trace of that kind)."""
+        table = self.summary.rename(columns=lambda c: c.replace("_", " ")).to_html(
+            index=False,
+            na_rep="-",
+            float_format=lambda v: f"{v:.3g}",
+            border=0,
+            classes="llmops-monitor",
+        )
+        return (
+            "<style>.llmops-monitor{border-collapse:collapse}.llmops-monitor th,"
+            ".llmops-monitor td{text-align:right;padding:2px 8px;border-bottom:1px solid #ddd;"
+            "vertical-align:bottom}.llmops-monitor td:first-child{text-align:left;"
+            "word-break:break-all;max-width:22em}</style>"
+            f"<div style='overflow-x:auto;font-size:12px'>{table}</div>"
+        )
+
     def _repr_html_(self) -> str:
         flags = "".join(
             f"<li><b>{html.escape(f['level'])}</b> {html.escape(str(f['model']))}: "
@@ -101,7 +120,7 @@ class MonitorReport(Result):
         img = base64.b64encode(self.png()).decode()
         return (
             f"<div><p><b>{html.escape(self._summary())}</b></p><ul>{flags}</ul>"
-            f"{self.summary.to_html(index=False, notebook=True)}"
+            f"{self.summary_html()}"
             f'<img src="data:image/png;base64,{img}"/></div>'
         )
 
@@ -178,6 +197,7 @@ def _model_row(
         "mean_stars": _round(stars.mean(), 3) if len(stars) else math.nan,
         "thumbs_down_share": _round((thumbs == "down").mean(), 3) if len(thumbs) else math.nan,
         "traces": n,
+        "served_traces": int((traces["source"] == "served").sum()) if n else 0,
         "median_latency_s": _round(traces["latency_s"].median(), 4) if n else math.nan,
         "mean_output_words": _round(traces["output_words"].mean(), 2) if n else math.nan,
         "psi_length": math.nan,

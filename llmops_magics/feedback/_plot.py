@@ -45,19 +45,21 @@ def _star_counts(ax: Any, stars: pd.DataFrame) -> None:
         offset = (k - (len(dist) - 1) / 2) * width
         ax.bar([x + offset for x in range(1, 6)], row.values, width, label=str(m))
     ax.set_xticks(range(1, 6))
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of ratings
     ax.legend(fontsize=7)
 
 
-def _fit_dates(ax: Any, times: pd.Series) -> None:
-    """An x axis of dates that spans the data (half a day either side), with short labels."""
+def _fit_dates(ax: Any, times: pd.Series, pad: str) -> None:
+    """An x axis of dates that spans the data (``pad`` at least either side), short labels."""
     import matplotlib.dates as mdates
     import pandas as pd
 
     first, last = times.min(), times.max()
-    pad = max((last - first) * 0.05, pd.Timedelta(hours=12))
-    ax.set_xlim(first - pad, last + pad)
-    locator = mdates.AutoDateLocator(maxticks=6)
+    pad_td = max((last - first) * 0.05, pd.Timedelta(pad))
+    ax.set_xlim(first - pad_td, last + pad_td)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.tick_params(axis="x", labelsize=7)
@@ -76,7 +78,7 @@ def _stars_per_day(ax: Any, stars: pd.DataFrame, th: Thresholds) -> None:
     ax.axhline(th.mean_stars_alert, color="red", ls="--", lw=1, label="alert")
     import pandas as pd
 
-    _fit_dates(ax, pd.concat(days))
+    _fit_dates(ax, pd.concat(days), "12h")  # daily means: half a day either side
     ax.legend(fontsize=7)
 
 
@@ -104,7 +106,7 @@ def _over_time(ax: Any, traces: pd.DataFrame, column: str, title: str, unit: str
         ax.plot(g["time"], g[column], "o", ms=4, alpha=0.7, label=str(m))
     top = float(values[column].max())
     ax.set_ylim(0, top * 1.15 if top > 0 else 1)
-    _fit_dates(ax, values["time"])
+    _fit_dates(ax, values["time"], "2min")
     ax.legend(fontsize=7)
 
 

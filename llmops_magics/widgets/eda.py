@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from llmops_magics.widgets._snapshot import SnapshotMixin
+
 if TYPE_CHECKING:
     from llmops_magics.data import EdaReport
 
 __all__ = ["EdaPanel"]
 
 
-class EdaPanel(widgets.VBox):
+class EdaPanel(SnapshotMixin, widgets.VBox):
     """Tabs (Overview, Lengths, Duplicates, Labels, Words, PII, Contamination) of an EdaReport.
 
     State lives in traitlets: ``content_hash`` and ``run_id`` name the data and the MLflow run,

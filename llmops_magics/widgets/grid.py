@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from traitlets import Unicode, observe
 
+from llmops_magics.widgets._snapshot import SnapshotMixin
+
 if TYPE_CHECKING:
     from llmops_magics.prompts import PromptRun
 
@@ -33,7 +35,7 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-class PromptGrid(widgets.VBox):
+class PromptGrid(SnapshotMixin, widgets.VBox):
     """A grid of a prompt run's outputs, with a footer of per-column means.
 
     Build it with :meth:`from_run` (or ``PromptRun.grid()``). Set ``show`` to ``"prompt"`` to

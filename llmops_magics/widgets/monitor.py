@@ -55,9 +55,11 @@ class MonitorPanel(w.VBox):
             f"{html.escape(str(f['model']))}: {html.escape(f['message'])}</li>"
             for f in report.flags
         )
-        self._header.value = f"<b>{html.escape(report._summary())}</b><ul>{flags}</ul>"
-        self._table.value = report.summary.to_html(index=False)
+        # the figure and the table first, the header last: a header that shows the new counts
+        # means the whole panel does
         self._image.value = report.png()
+        self._table.value = report.summary_html()
+        self._header.value = f"<b>{html.escape(report._summary())}</b><ul>{flags}</ul>"
         return report
 
     def _safe_refresh(self) -> None:

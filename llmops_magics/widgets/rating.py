@@ -68,7 +68,12 @@ class RatingPanel(w.VBox):
         for button, (_, value) in zip(self._buttons, _choices(session), strict=True):
             button.on_click(self._guard(self._rater_for(value)))
         self._comment = w.Textarea(placeholder="optional comment", layout=w.Layout(width="100%"))
-        self._save_comment = w.Button(description="save comment", icon="comment")
+        # sized to its label: the default button width cuts it to "save comm…"
+        self._save_comment = w.Button(
+            description="save comment",
+            icon="comment",
+            layout=w.Layout(width="auto", flex="0 0 auto"),
+        )
         self._save_comment.on_click(self._guard(lambda _b: self.comment(self._comment.value)))
         self._back = w.Button(description="back", icon="arrow-left")
         self._skip = w.Button(description="skip", icon="arrow-right")

@@ -10,6 +10,7 @@ the result's own table and figure. State lives in traitlets (``n_done``, ``n_pru
 from __future__ import annotations
 
 import html
+import io
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -17,10 +18,12 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Float, Int, Unicode
 
+from llmops_magics.widgets._snapshot import SnapshotMixin, show
+
 __all__ = ["SweepBoard"]
 
 
-class SweepBoard(widgets.VBox):
+class SweepBoard(SnapshotMixin, widgets.VBox):
     """A live view of a sweep; the sweep calls :meth:`start`, :meth:`update` after every trial
     and :meth:`finish`.
 
@@ -39,7 +42,9 @@ class SweepBoard(widgets.VBox):
     def __init__(self, *, display_on_start: bool = False, **kwargs: Any) -> None:
         self.header = widgets.HTML()
         self.table = widgets.HTML()
-        self.plots = widgets.Output()
+        # the figure as a PNG in place (a matplotlib Figure displayed in an Output widget is
+        # only its repr, "<Figure size ...>", where pyplot's inline backend is not loaded)
+        self.plots = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.errors = widgets.Output()
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
@@ -49,6 +54,7 @@ class SweepBoard(widgets.VBox):
         self.metric = "value"
         self.direction = "minimize"
         self.figure: Any = None
+        self._handle: Any = None
         super().__init__(
             children=[self.header, self.refresh_button, self.table, self.plots, self.errors],
             **kwargs,
@@ -68,9 +74,7 @@ class SweepBoard(widgets.VBox):
         self.status = "running"
         self._render_header()
         if self.display_on_start:
-            from IPython.display import display
-
-            display(self)
+            self._handle = show(self)
 
     def update(self, info: Mapping[str, Any]) -> None:
         """Show ``info["result"]`` (a ``SweepResult``), or only move to ``info["step"]``."""
@@ -88,6 +92,8 @@ class SweepBoard(widgets.VBox):
         """The sweep ended (finished, interrupted, failed)."""
         self.status = status
         self._render_header(self.result)
+        if self._handle is not None:  # the output's snapshot is the board as it ended
+            self._handle.update(self)
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -108,11 +114,9 @@ class SweepBoard(widgets.VBox):
             index=False, max_rows=30, float_format=lambda v: f"{v:.4g}"
         )
         self.figure = result.plot()
-        self.plots.clear_output(wait=True)
-        with self.plots:
-            from IPython.display import display
-
-            display(self.figure)
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=80)
+        self.plots.value = buffer.getvalue()
         self.result = result
 
     def refresh(self) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmops_magics.progress import format_duration
+from llmops_magics.widgets._snapshot import PanelBox, show
 
 __all__ = ["TrainingPanel"]
 
@@ -43,7 +44,7 @@ class TrainingPanel:
         self.bar = w.IntProgress(value=0, min=0, max=1, description="step", bar_style="info")
         self.status = w.HTML(value="starting…")
         self.plot = w.Image(format="png", layout=w.Layout(width="600px"))
-        self.widget = w.VBox([w.HBox([self.bar, self.status]), self.plot])
+        self.widget = PanelBox([w.HBox([self.bar, self.status]), self.plot])
         self.steps: list[int] = []
         self.train_loss: list[float] = []
         self.eval_steps: list[int] = []
@@ -54,6 +55,8 @@ class TrainingPanel:
         self._last_draw = 0.0
         self._display = display
         self._fig: Any = None
+        self._ended = False
+        self._handle: Any = None
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -63,13 +66,12 @@ class TrainingPanel:
     def start(self, total: int | None, title: str) -> None:
         """Reset the panel for a run of ``total`` steps and show it."""
         self.total, self.title = total or 0, title
+        self._ended = False
         self.bar.max = max(1, self.total)
         self.bar.value = 0
         self.status.value = f"<b>{title}</b> · 0/{self.total}"
         if self._display:
-            from IPython.display import display
-
-            display(self.widget)
+            self._handle = show(self.widget)
 
     def update(self, info: Mapping[str, Any]) -> None:
         """Take one history row (``step``, ``train_loss``, ``eval_loss``, ``tokens_per_s``,
@@ -99,16 +101,21 @@ class TrainingPanel:
     def redraw(self) -> None:
         """Draw the loss curves into the plot widget, replacing the previous image."""
         from matplotlib.figure import Figure  # no pyplot: the user's backend is left alone
+        from matplotlib.ticker import MaxNLocator
 
         fig = Figure(figsize=(6, 2.6))
         ax = fig.subplots()
+        few = "o-" if len(self.steps) < 30 else "-"  # a handful of steps still shows as points
         if self.steps:
-            ax.plot(self.steps, self.train_loss, label="train loss", lw=1)
+            ax.plot(self.steps, self.train_loss, few, label="train loss", lw=1, ms=3)
         if self.eval_steps:
             ax.plot(self.eval_steps, self.eval_loss, "o-", label="eval loss")
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
-        ax.set_xlim(0, max(1, self.total))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        # while it runs the axis spans the planned steps; a run that ended spans what it did
+        done = max([*self.steps, *self.eval_steps, 1])
+        ax.set_xlim(0, done * 1.05 if self._ended else max(1, self.total))
         if self.steps or self.eval_steps:
             ax.legend(loc="upper right")
         fig.tight_layout()
@@ -124,4 +131,7 @@ class TrainingPanel:
         """Show the outcome: green when finished, orange when stopped or interrupted."""
         self.bar.bar_style = "success" if status == "finished" else "warning"
         self.status.value = f"<b>{self.title}</b> · {status}: {message}"
+        self._ended = True
         self.redraw()
+        if self._handle is not None:  # the output's snapshot is the run as it ended
+            self._handle.update(self.widget)

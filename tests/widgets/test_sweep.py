@@ -60,11 +60,27 @@ def test_a_step_without_a_result_moves_the_count_and_errors_stay_on_the_board():
 
 def test_the_live_board_displays_itself_on_start(monkeypatch):
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    updated = []
+
+    class Handle:
+        def update(self, obj):
+            updated.append(obj)
+
+    def display(obj, display_id=None):
+        assert display_id is True  # a handle, so the snapshot is updated when the sweep ends
+        shown.append(obj)
+        return Handle()
+
+    monkeypatch.setattr("IPython.display.display", display)
     board = SweepBoard.live()
     assert shown == []
     board.start(2, "sweep live")
     assert shown == [board]
+    board.finish("finished")
+    assert updated == [board]
+    bundle = board._repr_mimebundle_()
+    assert "finished: 0/2 trials" in bundle["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
     plain = SweepBoard()
     plain.start(2, "sweep quiet")
     assert shown == [board]
