@@ -24,6 +24,7 @@ TRACE_COLUMNS = [
     "prompt_words",
     "output_words",
     "trace_id",
+    "source",
 ]
 
 
@@ -54,6 +55,8 @@ def _row(info: Any) -> dict[str, Any]:
         "prompt_words": len(words(prompt)),
         "output_words": len(words(output)),
         "trace_id": info.trace_id,
+        # llmops serve tags its traces: served traffic shows beside the notebook's
+        "source": "served" if info.tags.get(tracking.SERVED) == "true" else "notebook",
     }
 
 

@@ -251,6 +251,7 @@ class App:
             self._aborted(call)
         except ApiError as exc:
             self._finish(call, exc.status, error=exc.message)
+            exc.recorded = True
             raise
         self._finish(call, 200)
         chat = call.endpoint == "chat.completions"
@@ -374,11 +375,27 @@ class App:
             ("POST", "/v1/feedback"): lambda: self.feedback(body()),
         }
         handler = routes.get((method, path))
-        if handler is None:
-            if any(p == path for _, p in routes):
-                raise ApiError(405, f"{method} is not allowed on {path}.")
-            raise ApiError(404, f"There is no endpoint {path}.", code="unknown_url")
-        return handler()
+        try:
+            if handler is None:
+                if any(p == path for _, p in routes):
+                    raise ApiError(405, f"{method} is not allowed on {path}.")
+                raise ApiError(404, f"There is no endpoint {path}.", code="unknown_url")
+            return handler()
+        except ApiError as exc:
+            if not exc.recorded:  # refused before it reached a model: no model label
+                self.meter.record(_ENDPOINTS.get(path, "other"), "", exc.status, 0.0)
+            raise
+
+
+#: the ``endpoint`` label of each path in the metrics
+_ENDPOINTS = {
+    "/v1/chat/completions": "chat.completions",
+    "/v1/completions": "completions",
+    "/v1/feedback": "feedback",
+    "/v1/models": "models",
+    "/health": "health",
+    "/metrics": "metrics",
+}
 
 
 def _usage(jobs: list[Job]) -> dict[str, int]:

@@ -277,7 +277,7 @@ class Engine:
             job.started_at, job.batch_size = started, len(jobs)
         if self.on_batch is not None:
             self.on_batch(len(jobs))
-        with self.guard, torch.inference_mode():
+        with self.guard.compute(), torch.inference_mode():
             if peft_model is not None:
                 # each row names its adapter; the base rows run with the adapters off
                 peft_model.base_model.enable_adapter_layers()

@@ -55,6 +55,8 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.code = code
+        #: whether the metrics counted it already
+        self.recorded = False
 
     def body(self) -> dict[str, Any]:
         """The JSON body: ``{"error": {"message", "type", "param", "code"}}``."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from llmops_magics.serving._errors import ApiError, ServingError
 
-__all__ = ["ModelSet", "ServedModel", "Version", "parse_specs"]
+__all__ = ["Guard", "ModelSet", "ServedModel", "Version", "parse_specs"]
 
 log = logging.getLogger("llmops_magics.serving")
 
@@ -48,6 +48,43 @@ def parse_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+class Guard:
+    """The lock around the shared weights: engines hold it while they compute, loading takes it
+    to change them. A load waiting for it goes before the engine's next batch (a plain lock
+    would let a busy engine take it again and again, so a moved model would never load)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._turnstile = threading.Lock()
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take it to change the weights (the next batch waits)."""
+        if not self._turnstile.acquire(blocking):
+            return False
+        try:
+            return self._lock.acquire(blocking)
+        finally:
+            self._turnstile.release()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> Guard:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    @contextlib.contextmanager
+    def compute(self) -> Iterator[None]:
+        """Hold it for one batch, after any load that is waiting."""
+        with self._turnstile:
+            pass
+        with self._lock:
+            yield
+
+
 @dataclass(eq=False)
 class Version:
     """One loaded version of a served model."""
@@ -55,6 +92,8 @@ class Version:
     ref: Any  # models.ModelRef
     loaded: Any  # models.LoadedModel
     version: str
+    #: ``ref.identity`` when it was loaded (the property reads the folder as it is now)
+    identity: str = ""
     loaded_at: float = field(default_factory=time.time)
     inflight: int = 0
     retired: bool = False
@@ -130,14 +169,15 @@ def load_version(spec: str, guard: Any) -> Version:
     from llmops_magics import models
 
     ref = models.resolve(spec)
-    if getattr(ref, "is_remote", False):
+    identity = ref.identity
+    if ref.is_remote:
         raise ServingError(
             f"The spec {spec!r} is a remote endpoint; the server serves local models only.",
             hint="Serve a local model (smollm2, run:<id>, a folder).",
         )
     with guard:
         loaded = models.load(spec)
-    return Version(ref=ref, loaded=loaded, version=ref.content_hash[:12])
+    return Version(ref=ref, loaded=loaded, version=ref.content_hash[:12], identity=identity)
 
 
 class ModelSet:
@@ -174,7 +214,7 @@ class ModelSet:
         for served in list(self.models.values()):
             try:
                 ref = models.resolve(served.spec)
-                if ref.identity == served.current.ref.identity:
+                if ref.identity == served.current.identity:
                     continue
                 served.swap(load_version(served.spec, self.guard))
                 moved.append(served.name)

@@ -14,7 +14,7 @@ from llmops_magics.serving._app import App
 from llmops_magics.serving._config import ServeConfig, is_loopback
 from llmops_magics.serving._errors import ServingError
 from llmops_magics.serving._http import HttpServer
-from llmops_magics.serving._models import ModelSet, parse_specs
+from llmops_magics.serving._models import Guard, ModelSet, parse_specs
 from llmops_magics.serving._stats import ServeStats
 
 __all__ = ["Server", "running", "serve", "stop_all"]
@@ -54,7 +54,7 @@ class Server:
         self.config = config
         self.pairs = parse_specs(specs)
         api_key = _api_key(config)
-        guard = threading.RLock()
+        guard = Guard()
         self.app = App(ModelSet(self.pairs, guard), config)
         try:
             self.httpd = HttpServer(

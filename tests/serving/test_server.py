@@ -248,3 +248,15 @@ def test_health_and_metrics(served: Any) -> None:
     assert 'llmops_requests_total{endpoint="chat.completions",model="a1",status="200"}' in text
     assert "llmops_queue_depth 0" in text
     assert "llmops_completion_tokens_total" in text and "llmops_errors_total" in text
+
+
+def test_the_monitor_shows_served_traffic_beside_the_notebooks(served: Any) -> None:
+    from llmops_magics import feedback
+
+    _chat(served, "a2", "What is AI?", max_tokens=3)
+    models.generate(["What is AI?"], model=served.adapters["a2"], max_new_tokens=3)
+    report = feedback.monitor()
+    sources = report.traces.groupby("model")["source"].agg(set)
+    assert sources["a2"] == {"served"} and sources[served.adapters["a2"]] == {"notebook"}
+    row = report.summary.set_index("model").loc["a2"]
+    assert row["served_traces"] == row["traces"] >= 1
