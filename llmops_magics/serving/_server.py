@@ -158,12 +158,24 @@ class Server:
             return stats
 
     def wait(self) -> None:
-        """Block until the server is stopped (the shell's ``llmops serve``; Ctrl-C stops it)."""
+        """Block until the server is stopped (the shell's ``llmops serve``): Ctrl-C or SIGTERM
+        stop it gracefully (in-flight requests finish, traces are flushed)."""
+        import signal
+
+        def interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, interrupt)
         try:
             while not self.stopped.wait(0.5):
                 pass
         except KeyboardInterrupt:
             self.stop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     # -- figures -------------------------------------------------------------------------------
 

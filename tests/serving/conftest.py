@@ -23,7 +23,9 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Served]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, shared_workspace: Path
+) -> Iterator[Served]:
     """One server per test module: ``base`` (the tiny model) and adapters ``a1``, ``a2``."""
     import os
 
@@ -34,7 +36,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterat
     from llmops_magics.testing import make_tiny_adapter
 
     root = tmp_path_factory.mktemp("serve")
-    ws.use(root / ".llmops")
+    ws.use(shared_workspace)  # its MLflow store is made once per session
     adapters = {
         "a1": make_tiny_adapter(tiny_model, root / "a1", seed=1),
         "a2": make_tiny_adapter(tiny_model, root / "a2", seed=2),
@@ -50,6 +52,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterat
         refresh_s=0.2,
     )
     client = openai.OpenAI(base_url=server.url, api_key=KEY, max_retries=0, timeout=60)
-    yield Served(server, client, str(tiny_model), adapters, root / ".llmops")
+    yield Served(server, client, str(tiny_model), adapters, shared_workspace)
     server.stop()
     ws.use(None)
