@@ -1,11 +1,12 @@
 # The two commands of the README:
 #   make demo   install everything into .venv and run the demo pipeline on the embedded model
 #   make test   install everything into .venv, lint, type-check and run the test suite
+#   make lab    JupyterLab on the example notebooks, with the kernel set-up registered
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint pytest bench clean
+.PHONY: install demo lab test lint pytest bench clean
 
 install: $(STAMP)
 
@@ -15,6 +16,11 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 demo: $(STAMP)
 	$(VENV)/bin/llmops pipeline run pipelines/demo.yaml
+
+# the venv's JupyterLab (set-up installs it with Notebook 7) offers the venv's kernel,
+# "Python 3 (llmops-magics)"; open http://localhost:8888/tree for Notebook 7's interface
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check llmops_magics tests benchmarks

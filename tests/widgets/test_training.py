@@ -18,6 +18,9 @@ def test_training_panel_updates_in_place():
     assert panel.bar.value == 4 and panel.bar.max == 4 and panel.bar.bar_style == "success"
     assert panel.train_loss == [3.0, 2.5, 2.0, 1.5] and panel.eval_loss == [1.8]
     assert "finished: done" in panel.status.value
+    page = panel.widget._repr_mimebundle_()["text/html"]  # the snapshot: as it ended
+    assert "finished: done" in page and "data:image/png;base64," in page
+    assert "interrupt" not in page  # the stop hint went with the run
     assert panel.redraws >= 2 and bytes(panel.plot.value).startswith(b"\x89PNG")
     lines = panel._fig.axes[0].lines
     assert list(lines[0].get_ydata()) == [3.0, 2.5, 2.0, 1.5]
