@@ -1,0 +1,207 @@
+"""Lineage queries on a store of about 10,000 nodes: the impact of a data hash and a full
+upstream walk, against answering the same questions with MLflow searches hop by hop.
+
+    python benchmarks/bench_lineage.py                 # ~625 chains ≈ 10,000 nodes (minutes)
+    python benchmarks/bench_lineage.py --chains 60     # a quick look
+    python benchmarks/bench_lineage.py --store DIR     # reuse (or first make) a store there
+    python benchmarks/bench_lineage.py --store DIR --reuse  # a store whose making was stopped
+
+Every chain (testing.lineage.lineage_chain) is eda → prep (recipe, prepared set, 3 splits) →
+sweep → trial → fine-tune (adapter) → generate → eval, in a pipeline run; all chains share one raw
+data hash, and each chain's eval names the previous chain's eval as its baseline, so the impact of
+the raw hash and the upstream of the last eval each reach the whole store.
+
+Printed: the store's size, the time to rebuild the graph from the store, then for each question
+the graph walk, the whole call (rebuild + walk, what `%llmops lineage` does) and the baseline
+(MLflow `search_runs` per hop, the only traversal MLflow offers), with ratios. Target: each
+query under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _make(chains: int) -> dict[str, str]:
+    from llmops_magics import tracking
+    from llmops_magics.testing.lineage import lineage_chain
+
+    t = tracking.tracker()
+    raw = "ab" * 8
+    first = last = lineage_chain(t, 0, raw=raw)
+    for i in range(1, chains):
+        last = lineage_chain(t, i, raw=raw, baseline=last["eval"])
+        if i % 50 == 0:
+            print(f"  {i} chains", file=sys.stderr)
+    return {"raw": raw, "first_eval": first["eval"], "last_eval": last["eval"]}
+
+
+def _timed(fn, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+class _Deadline(Exception):
+    pass
+
+
+def _check(deadline: float) -> None:
+    if time.perf_counter() > deadline:
+        raise _Deadline
+
+
+def _capped(fn, *args, cap: float) -> tuple[float, set[str], bool]:
+    """Run a baseline for at most ``cap`` seconds: (seconds, what it reached, finished)."""
+    reached: set[str] = set()
+    start = time.perf_counter()
+    try:
+        fn(*args, reached, start + cap)
+        done = True
+    except _Deadline:
+        done = False
+    return time.perf_counter() - start, reached, done
+
+
+def _search_impact(t, raw: str, seen_runs: set[str], deadline: float) -> None:
+    """Downstream of data:raw by MLflow searches: runs whose tags name a reached hash or run."""
+    from llmops_magics import tracking as tr
+
+    hash_tags = [tr.DATA_HASH, tr.INPUT_HASH, tr.DATA_CONTENT_HASH, tr.EVAL_DATA_CONTENT_HASH]
+    run_tags = [tr.PARENT_RUN, tr.PREFIX + "generate_run_id", tr.PREFIX + "baseline"]
+    seen_hashes = {raw}
+    hashes, runs = [raw], []
+    while hashes or runs:
+        found = []
+        for h in hashes:
+            for tag in hash_tags:
+                _check(deadline)
+                found += t.find_runs(filter=f"tags.`{tag}` = '{h}'")
+        for r in runs:
+            for tag in run_tags:
+                _check(deadline)
+                found += t.find_runs(filter=f"tags.`{tag}` = '{r}'")
+            found += t.find_runs(filter=f"tags.`{tr.MODEL}` = 'run:{r}'")
+        hashes, runs = [], []
+        for run in found:
+            rid = run.info.run_id
+            if rid in seen_runs:
+                continue
+            seen_runs.add(rid)
+            runs.append(rid)
+            out = [v for k, v in run.data.tags.items() if k.startswith(tr.SPLIT_HASH)]
+            out += (
+                [run.data.tags.get(tr.DATA_HASH, "")]
+                if run.data.tags.get(tr.STAGE) == "prep"
+                else []
+            )
+            for h in out:
+                if h and h not in seen_hashes:
+                    seen_hashes.add(h)
+                    hashes.append(h)
+
+
+def _search_upstream(t, run_id: str, seen: set[str], deadline: float) -> None:
+    """Upstream runs of a run by MLflow lookups: the runs its tags name, hop by hop."""
+    from llmops_magics import tracking as tr
+
+    todo = [run_id]
+    while todo:
+        _check(deadline)
+        rid = todo.pop()
+        if rid in seen:
+            continue
+        seen.add(rid)
+        try:
+            tags = t.client.get_run(rid).data.tags
+        except Exception:  # a run that is gone
+            continue
+        for key in (
+            tr.PARENT_RUN,
+            tr.PREFIX + "generate_run_id",
+            tr.PREFIX + "baseline",
+            tr.PIPELINE_RUN,
+        ):
+            if tags.get(key):
+                todo.append(tags[key])
+        if tags.get(tr.MODEL, "").startswith("run:"):
+            todo.append(tags[tr.MODEL][4:])
+
+
+def _report(walk_s, call_s, base_s, reached, done, runs, what) -> None:
+    print(
+        f"  graph walk {walk_s * 1000:.1f} ms (median) | whole call, rebuild included "
+        f"{call_s:.2f} s"
+    )
+    if done:
+        print(
+            f"  baseline ({what}): {base_s:.2f} s for {len(reached)} runs | "
+            f"baseline/walk {base_s / walk_s:,.0f}x, baseline/call {base_s / call_s:.1f}x"
+        )
+    else:
+        # stopped at the cap: extrapolate by the share of runs it had reached
+        est = base_s * runs / max(len(reached), 1)
+        print(
+            f"  baseline ({what}): stopped at {base_s:.0f} s having reached {len(reached)} of "
+            f"{runs} runs (≈ {est:,.0f} s for all) | baseline/walk ≥ {base_s / walk_s:,.0f}x, "
+            f"≈ {est / call_s:.0f}x the whole call"
+        )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--chains", type=int, default=625)
+    p.add_argument("--store", type=Path, help="a workspace folder to make or reuse")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--reuse", action="store_true", help="use --store as it is (no marker file)")
+    p.add_argument("--cap", type=float, default=60.0, help="seconds each baseline may run")
+    args = p.parse_args()
+    from llmops_magics import lineage, tracking, workspace
+
+    root = args.store or Path(tempfile.mkdtemp(prefix="bench-lineage-")) / ".llmops"
+    marker = root.parent / "bench_lineage_ids.txt"
+    workspace.use(root)
+    if marker.exists():
+        ids = dict(line.split("=", 1) for line in marker.read_text().split())
+    elif args.reuse:  # a store whose making was stopped: its newest eval ends the chains
+        newest = tracking.tracker().find_runs(stage="eval", limit=1)[0].info.run_id
+        ids = {"raw": "ab" * 8, "last_eval": newest}
+    else:
+        start = time.perf_counter()
+        ids = _make(args.chains)
+        print(f"made the store: {args.chains} chains in {time.perf_counter() - start:.1f} s")
+        marker.write_text("\n".join(f"{k}={v}" for k, v in ids.items()))
+    t = tracking.tracker()
+    build_s, g = _timed(lineage.build, 3)
+    print(
+        f"store: {len(t.find_runs(limit=10**9))} runs; graph {len(g)} nodes, {len(g.edges)} edges"
+    )
+    print(f"rebuild the graph from the store: {build_s:.3f} s (median of 3)")
+    raw, last = f"data:{ids['raw']}", ids["last_eval"]
+
+    walk_s, impact = _timed(lambda: g.impact(raw), args.repeat)
+    call_s, _ = _timed(lambda: lineage.impact(raw), 3)
+    base_s, reached, done = _capped(_search_impact, t, ids["raw"], cap=args.cap)
+    runs = sum(1 for n in impact.ids() if ":" not in n)  # run nodes are their run ids
+    print(f"impact of {raw}: {len(impact.rows)} downstream nodes, {runs} of them runs")
+    _report(walk_s, call_s, base_s, reached, done, runs, "MLflow searches per hop")
+
+    walk_s, up = _timed(lambda: g.upstream_ids(last), args.repeat)
+    call_s, _ = _timed(lambda: lineage.upstream(last), 3)
+    base_s, reached, done = _capped(_search_upstream, t, last, cap=args.cap)
+    runs = sum(1 for n in up if ":" not in n)
+    print(f"full upstream walk from the last eval {last}: {len(up)} nodes, {runs} of them runs")
+    _report(walk_s, call_s, base_s, reached, done, runs, "MLflow run lookups per hop")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
