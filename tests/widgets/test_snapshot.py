@@ -54,3 +54,18 @@ def test_every_panel_carries_its_snapshot(tmp_path):
     assert "<h4>Overview</h4>" in page and "<h4>Duplicates</h4>" in page
     overview = page.split("<h4>Overview</h4>", 1)[1].split("<h4>", 1)[0]
     assert overview.count("<td>rows</td>") == 1  # once, not again among the quality counts
+
+
+def test_nbconvert_html_shows_the_snapshot_of_a_notebook_saved_without_widget_state():
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    box = PanelBox([w.HTML("<b>3 of 4 rated</b>"), w.Button(description="save comment")])
+    bundle = box._repr_mimebundle_()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("%llmops rate src")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    nb.cells = [cell]
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    assert "<b>3 of 4 rated</b>" in page and "llmops-snapshot" in page
+    assert "save comment" not in page
