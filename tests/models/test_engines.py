@@ -52,7 +52,8 @@ def test_auto_picks_the_guarded_engine_on_the_cpu_only_for_its_base(tiny_model, 
     assert models.choose_engine("auto", local).engine.name == "torch"  # not guarded
     embedded = models.ModelRef(spec="smollm2", kind="embedded", path=local.path)
     choice = models.choose_engine("auto", embedded)
-    assert (choice.engine.name, choice.label) == ("ctranslate2", "ctranslate2 (int8)")
+    assert choice.engine.name == models.QUALITY_GUARDED["smollm2"]
+    assert choice.engine.name.startswith("ctranslate2") and "quality guard" in choice.reason
     monkeypatch.setattr(_engines, "_device", lambda: "cuda")
     assert models.choose_engine("auto", embedded).engine.name == "torch"
     monkeypatch.setattr(_engines, "_device", lambda: "cpu")
