@@ -121,7 +121,13 @@ def test_rating_panels_in_jupyterlab(notebook, ws):
     assert "2 of 3 rated" in body and "4 of 4 rated" in body and "1 of 3 rated" in body
 
 
-def test_rating_panels_in_notebook7(notebook, ws):
+def test_rating_panels_in_notebook7(notebook, ws, jupyter):
+    # the kernel set-up registered in the venv is the one the server offers
+    specs = jupyter.api("/api/kernelspecs")
+    assert specs["default"] == "python3"
+    python3 = specs["kernelspecs"]["python3"]
+    assert python3["spec"]["display_name"] == "Python 3 (llmops-magics)"
+    assert python3["resources"]["logo-64x64"].startswith("/kernelspecs/python3/")
     nb = notebook(
         "rating-nb7.ipynb",
         [
