@@ -57,9 +57,14 @@ def keep(frame: pd.DataFrame, *, workspace: Workspace | None = None) -> str:
     A frame already kept is not written again; the write is atomic, so a crash never leaves a
     half-written file under a hash.
     """
-    from llmops_magics.data._validate import require_frame
+    import pandas as pd
 
-    frame = require_frame(frame, name="data").reset_index(drop=True)
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"keep needs a pandas DataFrame, got {type(frame).__name__}.",
+            hint="Pass a DataFrame (an empty one is kept too: an empty split is data).",
+        )
+    frame = frame.reset_index(drop=True)
     digest = content_hash(frame)
     path = kept_path(digest, workspace=workspace)
     if not path.exists():

@@ -45,5 +45,8 @@ def test_prepare_keeps_each_split(fresh_workspace) -> None:
         digest = tags[f"{tracking.SPLIT_HASH}.{split}"]
         assert digest == data.content_hash(prepared[split])
         assert data.kept(digest).equals(prepared[split].reset_index(drop=True))
+    halves = data.prepare(df, "text", split=[0.5, 0.5], progress=False)  # an empty test split
+    empty = tracking.tracker().get_run(halves.run_id).data.tags[f"{tracking.SPLIT_HASH}.test"]
+    assert len(data.kept(empty)) == 0 and list(data.kept(empty).columns) == list(halves.test)
     nothing = data.prepare(df, "text", log=False, progress=False)  # no run: nothing kept
     assert nothing.run_id is None
