@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from llmops_magics.widgets._snapshot import SnapshotMixin
+
 if TYPE_CHECKING:
     from llmops_magics.lineage import LineageGraph, Node
 
@@ -61,12 +63,12 @@ def details_html(graph: LineageGraph, node: Node) -> str:
     return "".join(parts)
 
 
-class LineagePanel(widgets.VBox):
+class LineagePanel(SnapshotMixin, widgets.VBox):
     """A :class:`~llmops_magics.lineage.LineageGraph` to explore.
 
     State lives in traitlets: ``focus`` is the node asked about, ``node_ids`` the nodes shown,
     ``selected`` the node whose details are open (set it, call :meth:`select`, or click the
-    node's button).
+    node's button). Its output carries a static snapshot (the drawing and the open details).
     """
 
     focus = traitlets.Unicode("", allow_none=True).tag(sync=True)

@@ -43,6 +43,8 @@ def test_buttons_coloured_by_kind_and_click_shows_details() -> None:
     assert "trained-on → ft1" in panel.details.value
     assert "MLflow UI" not in panel.details.value  # a data hash has no page there
     assert "<svg" in panel.drawing.value
+    snapshot = panel._repr_mimebundle_()["text/html"]  # saved notebooks without widget state
+    assert "<svg" in snapshot and "trained-on → ft1" in snapshot and "<button" not in snapshot
 
 
 def test_missing_nodes_and_bad_selection() -> None:
