@@ -13,7 +13,8 @@ from llmops_magics.testing import make_tiny_adapter
 # --- runs, grid, cache ---------------------------------------------------------------------
 
 
-def test_run_long_table_and_rerun_from_cache(name, tiny_model, df):
+def test_run_long_table_and_rerun_from_cache(name, fresh_workspace, tiny_model, df):
+    # a fresh workspace: its generation cache holds nothing another test generated
     spec = str(tiny_model)
     first = prompts.run(name, "Answer: {{ question }}", df, models=[spec], max_new_tokens=5)
     frame = first.to_frame()
