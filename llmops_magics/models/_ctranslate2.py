@@ -46,6 +46,8 @@ class CT2Model:
     path: Path
     compute_type: str
     device: str = "cpu"
+    #: the base's Hugging Face config (its context length bounds the prompts)
+    config: Any = None
 
     def seeded(self, seed: int) -> Any:
         """A generator whose sampling starts from ``seed``.
@@ -223,7 +225,10 @@ class CTranslate2Engine(Engine):
         base = resolve(ref.base) if ref.base is not None else ref
         generator = _generator(path, self.compute_type)
         gen_config = GenerationConfig.from_pretrained(base.path, local_files_only=True)
-        model = CT2Model(generator, gen_config, path, self.compute_type)
+        from transformers import AutoConfig
+
+        hf_config = AutoConfig.from_pretrained(base.path, local_files_only=True)
+        model = CT2Model(generator, gen_config, path, self.compute_type, config=hf_config)
         tokenizer = _tokenizer(str(base.path), base.stamp)
         loaded = LoadedModel(ref, model, tokenizer, time.perf_counter() - start)
         _LOADED[key] = loaded
@@ -239,6 +244,7 @@ class CTranslate2Engine(Engine):
         progress: _progress.ProgressOption,
         on_text: TextCallback | None,
     ) -> Outputs:
+        from llmops_magics.models._context import check_context
         from llmops_magics.models._generate import _add_special, eos_ids
 
         tok = loaded.tokenizer
@@ -247,6 +253,7 @@ class CTranslate2Engine(Engine):
         eos = eos_ids(loaded)
         out = Outputs.empty(len(rendered))
         out.prompt_tokens = [len(x) for x in ids]
+        check_context(loaded.model, out.prompt_tokens, loaded.ref.spec)
         options = _options(params, eos)
         started = time.perf_counter()
         model = loaded.model
