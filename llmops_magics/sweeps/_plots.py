@@ -66,6 +66,7 @@ def sweep_figure(trials: Sequence[dict[str, Any]], metric: str, direction: str) 
     """A matplotlib figure: best so far by trial, parameter importance and one slice per
     parameter (value against parameter, pruned trials at their last reported value)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     names: list[str] = []
     for t in trials:
@@ -95,6 +96,7 @@ def sweep_figure(trials: Sequence[dict[str, Any]], metric: str, direction: str) 
     )
     ax.step(xs, best_y, where="post", color="tab:red", label="best so far")
     ax.set(title="best so far", xlabel="trial", ylabel=metric)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers are whole
     if xs or pruned:
         ax.legend(fontsize=7)
     ax = axes[1]
