@@ -237,6 +237,7 @@ def test_feedback_round_trip(served: Any) -> None:
 
 
 def test_health_and_metrics(served: Any) -> None:
+    _chat(served, "a1", "What is AI?", max_tokens=2)  # at least one answered chat to count
     status, body = _raw(served, "/health", b"", method="GET")
     assert status == 200 and body["status"] == "ok"
     req = urllib.request.Request(
@@ -245,7 +246,8 @@ def test_health_and_metrics(served: Any) -> None:
     )
     text = urllib.request.urlopen(req, timeout=30).read().decode()
     assert "# TYPE llmops_request_latency_seconds histogram" in text
-    assert 'llmops_requests_total{endpoint="chat.completions",model="a1",status="200"}' in text
+    counted = 'llmops_requests_total{endpoint="chat.completions",model="a1",status="200"}'
+    assert counted in text, text
     assert "llmops_queue_depth 0" in text
     assert "llmops_completion_tokens_total" in text and "llmops_errors_total" in text
 
