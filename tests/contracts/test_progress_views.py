@@ -38,26 +38,40 @@ def view(request) -> progress.Progress:
     return request.param()
 
 
+def _shown(view: progress.Progress, capsys: pytest.CaptureFixture[str]) -> str:
+    """Everything the view put in front of the user: its own stream, stdout and stderr (a live
+    panel outside a kernel is displayed as text)."""
+    out, err = capsys.readouterr()
+    stream = getattr(view, "stream", None)
+    own = stream.getvalue() if isinstance(stream, io.StringIO) else ""
+    return own + out + err
+
+
 class TestProgressView:
+    """Each call sequence a stage makes is taken, and every view but Silent shows it."""
+
     def test_it_is_a_progress_view(self, view):
         assert isinstance(view, progress.Progress)
 
-    def test_counted_work_from_start_to_finish(self, view):
+    def test_counted_work_from_start_to_finish(self, view, capsys):
         view.start(5, "work")
         for step in range(1, 6):
             view.update({"step": step, "loss": 1.0 / step, "text": f"so far {step}"})
         view.finish("finished", "5 steps")
+        assert (_shown(view, capsys) == "") == isinstance(view, progress.Silent)
 
-    def test_unknown_total_and_unknown_figures(self, view):
+    def test_unknown_total_and_unknown_figures(self, view, capsys):
         view.start(None, "open-ended")
         view.update({"step": 1, "something_new": object()})
         view.update({"step": 2})
         view.finish()
+        assert (_shown(view, capsys) == "") == isinstance(view, progress.Silent)
 
-    def test_work_that_fails_ends_the_view(self, view):
+    def test_work_that_fails_ends_the_view(self, view, capsys):
         view.start(3, "work")
         view.update({"step": 1})
         view.finish("failed", "boom")
+        assert (_shown(view, capsys) == "") == isinstance(view, progress.Silent)
 
 
 def test_every_kind_a_stage_uses_has_a_view_in_the_registry_or_plain():
