@@ -457,6 +457,43 @@ def _stream_one(
 _FLUSH_EVERY = 200
 
 
+def trace_generations(
+    tracker: Any,
+    result: GenerationResult,
+    spans: list[tuple[int, int]],
+    run_id: str,
+    attributes: dict[str, Any],
+) -> None:
+    """One MLflow trace per prompt of ``result`` in the run ``run_id`` (its id is appended to
+    ``result.trace_ids``); ``spans`` holds each prompt's start and end times (ns)."""
+    from llmops_magics import tracking
+
+    traces = tracker.traces
+    for i, (prompt, text) in enumerate(zip(result.prompts, result.texts, strict=True)):
+        span = traces.span(
+            "generate",
+            inputs={"prompt": prompt},
+            attributes=attributes,
+            tags={tracking.MODEL: result.model, tracking.RUN_ID: run_id},
+            start_time_ns=spans[i][0],
+            run_id=run_id,
+        )
+        span.end(
+            outputs={"text": text},
+            attributes={
+                "prompt_tokens": result.prompt_tokens[i],
+                "completion_tokens": result.completion_tokens[i],
+                "finish_reason": result.finish_reasons[i],
+            },
+            end_time_ns=spans[i][1],
+        )
+        result.trace_ids.append(span.trace_id)
+        if (i + 1) % _FLUSH_EVERY == 0:
+            # MLflow's export queue holds 1000 tasks (two per trace) and silently drops traces
+            # past that; drain it well before.
+            traces.flush()
+
+
 def _track(
     result: GenerationResult,
     loaded: LoadedModel,
@@ -484,32 +521,10 @@ def _track(
                 "mean_latency_s": sum(result.latency_s) / len(result),
             }
         )
-        traces = tracker.traces
-        for i, (prompt, text) in enumerate(zip(result.prompts, result.texts, strict=True)):
-            span = traces.span(
-                "generate",
-                inputs={"prompt": prompt},
-                attributes={"model": spec} | result.params | describe(choice),
-                tags={tracking.MODEL: spec, tracking.RUN_ID: run.id},
-                start_time_ns=spans[i][0],
-                run_id=run.id,
-            )
-            span.end(
-                outputs={"text": text},
-                attributes={
-                    "prompt_tokens": result.prompt_tokens[i],
-                    "completion_tokens": result.completion_tokens[i],
-                    "finish_reason": result.finish_reasons[i],
-                },
-                end_time_ns=spans[i][1],
-            )
-            result.trace_ids.append(span.trace_id)
-            if (i + 1) % _FLUSH_EVERY == 0:
-                # MLflow's export queue holds 1000 tasks (two per trace) and silently drops
-                # traces past that; drain it well before.
-                traces.flush()
+        attributes = {"model": spec} | result.params | describe(choice)
+        trace_generations(tracker, result, spans, run.id, attributes)
         run.log_dict({"rows": result.to_frame().to_dict(orient="records")}, "generations.json")
     # Traces are exported asynchronously; flush so feedback can be attached at once.
-    traces.flush()
+    tracker.traces.flush()
     result.run_id = run.id
     result.tracking_uri = tracker.uri

@@ -283,6 +283,7 @@ def generate_remote(
 def _track(result: GenerationResult, ref: ModelRef, spans: list[tuple[int, int]]) -> None:
     """One ``generate`` run with a trace per prompt, tagged with the remote model."""
     from llmops_magics import tracking
+    from llmops_magics.models._generate import trace_generations
 
     tracker = tracking.tracker()
     tags = {tracking.MODEL: result.model, tracking.MODEL_KIND: ref.kind}
@@ -292,25 +293,8 @@ def _track(result: GenerationResult, ref: ModelRef, spans: list[tuple[int, int]]
             | result.params
         )
         run.log_metrics({"total_s": result.total_s, "tokens_per_s": result.tokens_per_s})
-        for i, (prompt, text) in enumerate(zip(result.prompts, result.texts, strict=True)):
-            span = tracker.traces.span(
-                "generate",
-                inputs={"prompt": prompt},
-                attributes={"model": result.model, "endpoint": str(ref.endpoint)},
-                tags={tracking.MODEL: result.model, tracking.RUN_ID: run.id},
-                start_time_ns=spans[i][0],
-                run_id=run.id,
-            )
-            span.end(
-                outputs={"text": text},
-                attributes={
-                    "prompt_tokens": result.prompt_tokens[i],
-                    "completion_tokens": result.completion_tokens[i],
-                    "finish_reason": result.finish_reasons[i],
-                },
-                end_time_ns=spans[i][1],
-            )
-            result.trace_ids.append(span.trace_id)
+        attributes = {"model": result.model, "endpoint": str(ref.endpoint)}
+        trace_generations(tracker, result, spans, run.id, attributes)
     tracker.traces.flush()
     result.run_id = run.id
     result.tracking_uri = tracker.uri
