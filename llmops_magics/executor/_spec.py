@@ -25,6 +25,8 @@ __all__ = [
 
 #: how the flag reads in usage lines and errors
 METAVAR = "local|dask-local[:N]|tcp://HOST:PORT"
+#: the most worker processes ``dask-local:N`` starts on one machine (each loads its own model)
+MAX_LOCAL_WORKERS = 64
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/:]+(:\d{1,5})?/?$")
 
 
@@ -93,6 +95,13 @@ def parse_spec(text: Any) -> ExecutorSpec:
         count = value.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
             raise ExecutorError(f"executor {value!r}: N must be a whole number ≥ 1.", hint=hint)
+        if int(count) > MAX_LOCAL_WORKERS:
+            raise ExecutorError(
+                f"executor {value!r}: {int(count):,} local worker processes is more than "
+                f"{MAX_LOCAL_WORKERS} (this machine has {_default_workers()} cores).",
+                hint="Give dask-local:N with N up to the cores you want to use, or start a "
+                "Dask scheduler with workers on several machines and give its tcp:// address.",
+            )
         return ExecutorSpec(value, "dask-local", int(count))
     if _ADDRESS.match(value):
         return ExecutorSpec(value, "dask", 0, value.rstrip("/"))

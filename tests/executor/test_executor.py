@@ -52,6 +52,12 @@ def test_bad_specs_say_what_to_give(text):
         executor.parse_spec(text)
 
 
+def test_a_huge_local_cluster_is_refused_before_any_process_starts():
+    with pytest.raises(executor.ExecutorError, match="100,000 local worker processes") as err:
+        executor.parse_spec("dask-local:100000")
+    assert "tcp://" in err.value.hint
+
+
 def test_local_runs_in_turn_here_in_input_order():
     lines: list[str] = []
     done: list[int] = []
