@@ -126,10 +126,12 @@ def _add_run_source() -> None:
     # run:<id> needs this module, so it joins on first use rather than at import
     if "run" not in _SOURCES:
         from llmops_magics.models._openai import OpenAISource
+        from llmops_magics.models._registered import RegisteredSource
         from llmops_magics.models._runs import RunSource
 
         _SOURCES.register("run", RunSource())
         _SOURCES.register("openai", OpenAISource())
+        _SOURCES.register("registered", RegisteredSource())
 
 
 def sources() -> Iterator[tuple[str, ModelSource]]:

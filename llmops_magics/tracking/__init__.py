@@ -16,6 +16,19 @@ readers spell them once.
 """
 
 from llmops_magics.tracking import _tags
+from llmops_magics.tracking._registry import (
+    AUDIT_EXPERIMENT,
+    AUDIT_FOR,
+    AUDIT_HEAD,
+    AUTHOR,
+    LOGGED_MODEL,
+    SPEC,
+    ModelRegistry,
+    RegisteredSpec,
+    model_registry,
+    parse_model_uri,
+    valid_name,
+)
 from llmops_magics.tracking._runs import (
     StageRun,
     Tracker,
@@ -37,7 +50,18 @@ from llmops_magics.tracking._tags import *  # noqa: F403  (the tag names: _tags.
 from llmops_magics.tracking._traces import Prompts, Traces
 
 __all__ = [
+    "AUDIT_EXPERIMENT",
+    "AUDIT_FOR",
+    "AUDIT_HEAD",
+    "AUTHOR",
+    "LOGGED_MODEL",
+    "SPEC",
+    "ModelRegistry",
     "Prompts",
+    "RegisteredSpec",
+    "model_registry",
+    "parse_model_uri",
+    "valid_name",
     "RunNotFoundError",
     "StageRun",
     "Traces",
