@@ -19,9 +19,7 @@ __all__ = ["downstream", "graph", "impact", "lineage", "path", "upstream"]
 
 
 def _whole(workspace: Workspace | None) -> LineageGraph:
-    from llmops_magics import tracking
-
-    return build(tracking.tracker(workspace))
+    return build(workspace=workspace)
 
 
 def graph(node: str | None = None, *, workspace: Workspace | None = None) -> LineageGraph:

@@ -8,16 +8,22 @@ serving deployments) add theirs with :func:`register_collector` and their node k
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops_magics import tracking
 from llmops_magics._registry import Registry
 from llmops_magics.lineage._graph import Edge, LineageGraph, Node
 from llmops_magics.lineage._kinds import kind_of_stage
+
+if TYPE_CHECKING:
+    from llmops_magics.workspace import Workspace
 
 __all__ = ["COLLECTORS", "Builder", "Snapshot", "build", "register_collector"]
 
@@ -52,7 +58,11 @@ class Snapshot:
     """What the store holds, read once: every run and every trace (with assessments)."""
 
     tracker: tracking.Tracker
+    #: every active run, newest first: ``run.info`` (``run_id``, ``experiment_id``,
+    #: ``run_name``, ``status``, ``start_time``...) and ``run.data`` (``tags``, ``params``,
+    #: ``metrics`` dicts), as on an MLflow ``Run``
     runs: list[Any]
+    #: every trace: ``trace.info`` is MLflow's ``TraceInfo`` (tags, metadata, assessments)
     traces: list[Any]
 
 
@@ -378,24 +388,85 @@ register_collector("traces", _traces)
 
 
 def snapshot(tracker: tracking.Tracker) -> Snapshot:
-    """Read every run and trace of the store once."""
-    runs = tracker.find_runs(limit=10**9)
-    traces = tracker.traces.search(None)
+    """Read every run and trace of the store once (in a few bulk queries on a SQL store)."""
+    runs, traces = tracker.read_all()
     return Snapshot(tracker, runs, traces)
 
 
-def build(tracker: tracking.Tracker | None = None) -> LineageGraph:
-    """The whole lineage graph of the workspace's store."""
-    t = tracker or tracking.tracker()
+def _collectors() -> list[str]:
+    """The registered collectors, by name and function (the cache's key)."""
+    out = []
+    for name in COLLECTORS:
+        fn = COLLECTORS.get(name)
+        out.append(f"{name}={getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}")
+    return out
+
+
+def _collect(t: tracking.Tracker) -> LineageGraph:
     snap = snapshot(t)
     b = Builder()
     for name in COLLECTORS:
         COLLECTORS.get(name)(snap, b)
+    return b.graph(t.uri)
+
+
+def _mark_kept(graph: LineageGraph, ws: Workspace) -> None:
+    """Data nodes say whether the workspace keeps the set (a file, not the store: checked on
+    each build, cached graph or not)."""
     from llmops_magics.data import kept_path
 
-    for n in b.nodes.values():
+    sample = kept_path("0" * 16, workspace=ws)  # <folder>/<hash><suffix>
+    try:
+        files = {entry.name for entry in os.scandir(sample.parent)}
+    except OSError:  # no data kept yet
+        files = set()
+    for n in graph.nodes.values():
         if n.kind in ("data", "prepared"):
             digest = n.id.removeprefix("data:")
             n.attrs.setdefault("hash", digest)
-            n.attrs["kept"] = is_hash(digest) and kept_path(digest, workspace=t.workspace).exists()
-    return b.graph(t.uri)
+            n.attrs["kept"] = is_hash(digest) and f"{digest}{sample.suffix}" in files
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cycle collector while the graph is built: the build makes hundreds of
+    thousands of objects and no cycles, and the collector's full passes over them cost more
+    than the build itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def build(
+    tracker: tracking.Tracker | None = None,
+    *,
+    cache: bool = True,
+    workspace: Workspace | None = None,
+) -> LineageGraph:
+    """The whole lineage graph of the store of ``tracker`` (default: the workspace's).
+
+    With ``cache`` (the default) a local store's graph is kept in the workspace's ``cache/``
+    folder and reused by any process while the store is unchanged: its change mark (file sizes
+    and times, taken before the store is read) says so, without importing MLflow.
+    ``cache=False`` always rebuilds from the store.
+    """
+    from llmops_magics import workspace as workspaces
+    from llmops_magics.lineage import _cache
+
+    ws = tracker.workspace if tracker else (workspace or workspaces.current())
+    uri = tracker.uri if tracker else ws.tracking_uri
+    mark = tracking.Tracker.store_mark(uri) if cache else None
+    graph = None
+    with _no_gc():
+        if mark is not None:
+            graph = _cache.load(ws, mark, uri, _collectors())
+        if graph is None:
+            graph = _collect(tracker or tracking.tracker(ws))
+            if mark is not None:
+                _cache.save(ws, graph, mark, uri, _collectors())
+        _mark_kept(graph, ws)
+    return graph

@@ -416,6 +416,21 @@ class Tracker:
                 break
         return found
 
+    def read_all(self) -> tuple[list[Any], list[Any]]:
+        """Every active run (newest first, with tags, params and latest metrics) and every
+        trace (with assessments) of the store, read in bulk (see ``_bulk.read_all``)."""
+        from llmops_magics.tracking._bulk import read_all
+
+        return read_all(self)
+
+    @staticmethod
+    def store_mark(uri: str) -> str | None:
+        """A cheap mark that changes whenever the local SQLite store at ``uri`` is written;
+        None for a server. It imports no MLflow (see ``_bulk.store_mark``)."""
+        from llmops_magics.tracking._bulk import store_mark
+
+        return store_mark(uri)
+
     def runs_frame(self, *, limit: int = 100, filter: str = "") -> pd.DataFrame:
         """Runs as a DataFrame, newest first (what ``%llmops runs`` shows)."""
         from llmops_magics.tracking._store import runs

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -94,11 +95,14 @@ def test_dangling_references_are_missing(active: dict[str, str]) -> None:
 
 
 def test_a_fresh_process_gives_the_same_graph(active: dict[str, str]) -> None:
+    """Rebuilt from the store alone, and read from the cached copy without MLflow, in a fresh
+    process: the same graph as here."""
     here = lineage.graph().to_dict()
     code = (
-        "import json; from llmops_magics import lineage, workspace; "
-        f"workspace.use({active['root']!r}); print(json.dumps(lineage.graph().to_dict(), "
-        "default=str))"
+        "import json, sys; from llmops_magics import lineage, workspace; "
+        f"workspace.use({active['root']!r}); cached = lineage.build().to_dict(); "
+        "no_mlflow = 'mlflow' not in sys.modules; rebuilt = lineage.build(cache=False).to_dict(); "
+        "print(json.dumps([cached, rebuilt, no_mlflow], default=str))"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("LLMOPS_HOME",)}
     out = subprocess.run(
@@ -109,8 +113,9 @@ def test_a_fresh_process_gives_the_same_graph(active: dict[str, str]) -> None:
         check=True,
         timeout=300,
     )
-    there = json.loads(out.stdout.strip().splitlines()[-1])
-    assert json.loads(json.dumps(here, default=str)) == there
+    cached, rebuilt, no_mlflow = json.loads(out.stdout.strip().splitlines()[-1])
+    assert json.loads(json.dumps(here, default=str)) == cached == rebuilt
+    assert no_mlflow  # the store had not changed: its copy was read, MLflow not even imported
 
 
 @pytest.mark.parametrize(
@@ -229,3 +234,23 @@ def test_a_dpo_run_learned_from_ratings(active: dict[str, str]) -> None:
     # a rating of the base adapter's output reaches the DPO run trained on it
     assert run.id in lineage.impact(f"data:{active['train']}").ids("dpo")
     assert "preferences_lineage.json is gone" in g.node(lost.id).attrs["note"]
+
+
+def test_the_cached_copy_follows_the_store(active: dict[str, str]) -> None:
+    """Any write to the store (a new run, a changed tag, a trace) is seen by the next build; a
+    damaged copy is rebuilt; a copy never says more or less than the store."""
+    t = tracking.tracker()
+    copy = Path(active["root"]) / "cache" / "lineage" / "graph.json"
+    first = lineage.build()
+    assert copy.exists() and lineage.build().to_dict() == first.to_dict()
+    with t.start_run("eval", tags={tracking.DATA_HASH: active["train"]}) as run:
+        pass
+    assert (f"data:{active['train']}", "evaluated-on", run.id) in _edges(lineage.build())
+    t.set_tags(run.id, {tracking.DATA_HASH: active["test"]})  # a value changed in place
+    g = lineage.build()
+    assert (f"data:{active['test']}", "evaluated-on", run.id) in _edges(g)
+    assert (f"data:{active['train']}", "evaluated-on", run.id) not in _edges(g)
+    assert g.to_dict() == lineage.build(cache=False).to_dict()
+    copy.write_text('{"key": "not json')  # damaged: rebuilt from the store, copy rewritten
+    assert lineage.build().to_dict() == g.to_dict()
+    assert json.loads(copy.read_text())["key"]["mark"] == tracking.Tracker.store_mark(t.uri)
