@@ -256,6 +256,27 @@ class Engine:
     def _run(self, jobs: list[Job]) -> None:
         import torch
 
+        with self.guard.compute(), torch.inference_mode():
+            jobs = self._loaded(jobs)
+            if jobs:
+                self._generate(jobs)
+
+    def _loaded(self, jobs: list[Job]) -> list[Job]:
+        """The jobs whose adapter is loaded (under the guard). A request holds its version until
+        it is answered, so only a request that let go early (cancelled) can name an adapter
+        that was unloaded; it gets an error instead of failing the whole batch."""
+        peft_model = self.base.peft_model
+        known = set(peft_model.peft_config) if peft_model is not None else set()
+        gone = [j for j in jobs if j.adapter is not None and j.adapter not in known]
+        for job in gone:
+            job.events.put(
+                ("error", ApiError(503, "The model version was unloaded; retry.", code="unloaded"))
+            )
+        return [j for j in jobs if j not in gone]
+
+    def _generate(self, jobs: list[Job]) -> None:
+        import torch
+
         tok = self.base.tokenizer
         width = max(j.prompt_tokens for j in jobs)
         pad = tok.pad_token_id
@@ -277,21 +298,20 @@ class Engine:
             job.started_at, job.batch_size = started, len(jobs)
         if self.on_batch is not None:
             self.on_batch(len(jobs))
-        with self.guard.compute(), torch.inference_mode():
-            if peft_model is not None:
-                # each row names its adapter; the base rows run with the adapters off
-                peft_model.base_model.enable_adapter_layers()
-                model = peft_model
-                options["adapter_names"] = [j.adapter or "__base__" for j in jobs]
-            if sampling.seed is not None:
-                torch.manual_seed(sampling.seed)
-            model.generate(
-                input_ids=input_ids.to(model.device),
-                attention_mask=mask.to(model.device),
-                pad_token_id=pad,
-                stopping_criteria=[_criterion(rows, width)],
-                **options,
-            )
+        if peft_model is not None:
+            # each row names its adapter; the base rows run with the adapters off
+            peft_model.base_model.enable_adapter_layers()
+            model = peft_model
+            options["adapter_names"] = [j.adapter or "__base__" for j in jobs]
+        if sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        model.generate(
+            input_ids=input_ids.to(model.device),
+            attention_mask=mask.to(model.device),
+            pad_token_id=pad,
+            stopping_criteria=[_criterion(rows, width)],
+            **options,
+        )
         for row in rows:
             if not row.done:
                 row.finish("length")

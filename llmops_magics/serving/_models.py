@@ -18,7 +18,7 @@ from typing import Any
 
 from llmops_magics.serving._errors import ApiError, ServingError
 
-__all__ = ["Guard", "ModelSet", "ServedModel", "Version", "parse_specs"]
+__all__ = ["Guard", "Holds", "ModelSet", "ServedModel", "Version", "parse_specs"]
 
 log = logging.getLogger("llmops_magics.serving")
 
@@ -95,8 +95,6 @@ class Version:
     #: ``ref.identity`` when it was loaded (the property reads the folder as it is now)
     identity: str = ""
     loaded_at: float = field(default_factory=time.time)
-    inflight: int = 0
-    retired: bool = False
 
     @property
     def base(self) -> Any:
@@ -104,14 +102,74 @@ class Version:
         return self.loaded.base if self.loaded.base is not None else self.loaded
 
 
+class Holds:
+    """Who uses each loaded model: every served model's current version holds its weights once,
+    and every in-flight request once more. Weights nobody holds are unloaded under the guard
+    (the lock an engine holds for a whole batch), so no batch that names them is running; on a
+    thread of its own, so the request that let go does not wait for the running batch.
+
+    Counting the loaded weights, not the versions, matters: two versions can share one loaded
+    adapter (a folder re-resolved while it was being written loads the same weights again), and
+    unloading the old version must not take them from the new one.
+    """
+
+    def __init__(self, guard: Any) -> None:
+        self.guard = guard
+        self._lock = threading.Lock()
+        self._counts: dict[int, int] = {}
+        self._threads: list[threading.Thread] = []
+
+    def count(self, loaded: Any) -> int:
+        """How many holds ``loaded`` has."""
+        with self._lock:
+            return self._counts.get(id(loaded), 0)
+
+    def hold(self, loaded: Any) -> None:
+        """One more user of ``loaded``."""
+        with self._lock:
+            self._counts[id(loaded)] = self._counts.get(id(loaded), 0) + 1
+
+    def drop(self, loaded: Any) -> None:
+        """One user fewer; the last one unloads the weights (in the background)."""
+        with self._lock:
+            left = self._counts[id(loaded)] - 1
+            if left:
+                self._counts[id(loaded)] = left
+                return
+            del self._counts[id(loaded)]
+            thread = threading.Thread(
+                target=self._unload, args=(loaded,), name="llmops-serve-unload", daemon=True
+            )
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _unload(self, loaded: Any) -> None:
+        from llmops_magics import models
+
+        with self.guard:
+            with self._lock:
+                if id(loaded) in self._counts:  # held again meanwhile (loaded from the cache)
+                    return
+            models.unload(loaded)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the unloads under way."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+
 class ServedModel:
     """A spec served under ``name``; :meth:`lease` hands out its current version."""
 
-    def __init__(self, name: str, spec: str, version: Version) -> None:
+    def __init__(self, name: str, spec: str, version: Version, holds: Holds) -> None:
         self.name = name
         self.spec = spec
+        self.holds = holds
         self.current = version
         self._lock = threading.Lock()
+        holds.hold(version.loaded)
 
     @property
     def parent(self) -> str | None:
@@ -120,19 +178,15 @@ class ServedModel:
         return None if base is None else str(base)
 
     def acquire(self) -> Version:
-        """The current version, counted as in flight until :meth:`release`."""
+        """The current version, held (its weights stay loaded) until :meth:`release`."""
         with self._lock:
             version = self.current
-            version.inflight += 1
+            self.holds.hold(version.loaded)
             return version
 
     def release(self, version: Version) -> None:
-        """End one in-flight use of ``version``; a retired version is unloaded when idle."""
-        with self._lock:
-            version.inflight -= 1
-            done = version.retired and version.inflight == 0
-        if done:
-            _unload(version)
+        """End one in-flight use of ``version``; weights nobody holds any more are unloaded."""
+        self.holds.drop(version.loaded)
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[Version]:
@@ -144,23 +198,14 @@ class ServedModel:
             self.release(version)
 
     def swap(self, new: Version) -> Version:
-        """Make ``new`` the current version; the old one is unloaded once idle."""
+        """Make ``new`` the current version; the old one's weights are unloaded once its
+        in-flight requests have finished (and unless ``new`` shares them)."""
         with self._lock:
             old, self.current = self.current, new
-            old.retired = True
-            idle = old.inflight == 0
+            self.holds.hold(new.loaded)
         log.info("%s: version %s -> %s", self.name, old.version, new.version)
-        if idle:
-            _unload(old)
+        self.holds.drop(old.loaded)
         return old
-
-
-def _unload(version: Version) -> None:
-    from llmops_magics import models
-
-    # the same weights may serve another name or the new version (an unchanged base)
-    if version.retired:
-        models.unload(version.loaded)
 
 
 def load_version(spec: str, guard: Any) -> Version:
@@ -186,12 +231,13 @@ class ModelSet:
     def __init__(self, pairs: Sequence[tuple[str, str]], guard: Any) -> None:
         self.pairs = list(pairs)
         self.guard = guard
+        self.holds = Holds(guard)
         self.models: dict[str, ServedModel] = {}
 
     def load(self) -> None:
         """Load every spec (a spec that fails stops the start with its own error)."""
         for name, spec in self.pairs:
-            self.models[name] = ServedModel(name, spec, load_version(spec, self.guard))
+            self.models[name] = ServedModel(name, spec, load_version(spec, self.guard), self.holds)
 
     def get(self, name: Any) -> ServedModel:
         """The model clients call ``name``; 404 listing the known names otherwise."""
@@ -216,11 +262,27 @@ class ModelSet:
                 ref = models.resolve(served.spec)
                 if ref.identity == served.current.identity:
                     continue
-                served.swap(load_version(served.spec, self.guard))
-                moved.append(served.name)
+                if self._move(served):
+                    moved.append(served.name)
             except Exception as exc:  # keep serving what works; say why in the log
                 log.warning("%s: cannot refresh %s: %s", served.name, served.spec, exc)
         return moved
+
+    def _move(self, served: ServedModel) -> bool:
+        """Load the spec again and swap it in, unless its files changed while they loaded
+        (a folder being saved: the next round loads it whole)."""
+        from llmops_magics import models
+
+        new = load_version(served.spec, self.guard)
+        if models.resolve(served.spec).identity != new.identity:
+            self.holds.hold(new.loaded)  # nobody else holds it: this unloads it again
+            self.holds.drop(new.loaded)
+            return False
+        if new.loaded is served.current.loaded:  # the same weights (loaded at this stamp)
+            served.current.identity = new.identity
+            return False
+        served.swap(new)
+        return True
 
     def rows(self) -> list[dict[str, Any]]:
         """``/v1/models``' data: each model with its base (``parent``) and version."""

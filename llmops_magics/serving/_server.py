@@ -137,6 +137,7 @@ class Server:
             for engine in list(self.app.engines.values()):
                 engine.stop(abort=abort, timeout=drain_s)
             self.httpd.wait_idle(drain_s if not abort else 5.0)
+            self.app.models.holds.join(drain_s)
             self.httpd.shutdown()
             self.httpd.close_connections()
             self.httpd.server_close()

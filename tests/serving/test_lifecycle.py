@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from llmops_magics import models, serving
+from llmops_magics.serving._models import load_version
 from llmops_magics.testing import make_tiny_adapter
 
 
@@ -155,8 +156,46 @@ def test_a_re_saved_adapter_moves_its_traffic_under_load(tiny_model: Path, tmp_p
         expected = models.generate(["What is AI?"], model=path, max_new_tokens=4, track=False)
         assert seen[-1] == (new_version, expected.texts[0])
         base = server.app.models.models["mv"].current.base
+        server.app.models.holds.join(30)
         assert old_name not in base.peft_model.peft_config  # the old version was unloaded
         assert [m.version for m in client.models.list()] == [new_version]
     finally:
         stop.set()
+        server.stop()
+
+
+def test_old_weights_leave_after_their_batch_and_never_while_the_new_version_uses_them(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    path = make_tiny_adapter(tiny_model, tmp_path / "same", seed=7)
+    server = serving.serve([f"mv={path}"], port=0, track=False, refresh_s=0)
+    client = _client(server)
+    models_ = server.app.models
+    served = models_.models["mv"]
+    expected = _chat(client, "mv", max_tokens=4).choices[0].message.content
+    try:
+        # the folder loaded again (a refresh while it was being written) gives the same weights
+        # as a new version: letting the old version go must not unload them
+        in_flight = served.acquire()
+        served.swap(load_version(path, models_.guard))
+        served.release(in_flight)
+        models_.holds.join(30)
+        assert served.current.loaded.adapter_name in served.current.base.peft_model.peft_config
+        assert _chat(client, "mv", max_tokens=4).choices[0].message.content == expected
+
+        # other weights: the old ones leave when their last request is done, and not while a
+        # batch runs (the batch holds the guard)
+        make_tiny_adapter(tiny_model, path, seed=8)
+        old = served.acquire()
+        old_name = old.loaded.adapter_name
+        with models_.guard:  # a batch is running
+            served.swap(load_version(path, models_.guard))
+            served.release(old)
+            time.sleep(0.2)
+            assert old_name in served.current.base.peft_model.peft_config
+        models_.holds.join(30)
+        assert old_name not in served.current.base.peft_model.peft_config
+        new = models.generate(["What is AI?"], model=path, max_new_tokens=4, track=False)
+        assert _chat(client, "mv", max_tokens=4).choices[0].message.content == new.texts[0]
+    finally:
         server.stop()
