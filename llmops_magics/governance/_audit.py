@@ -46,8 +46,8 @@ _GENESIS = "0" * 64
 _MAX_VALUE = 6000  # MLflow's limit for a parameter value
 _KIND = re.compile(r"^[a-z][a-z_\-]{0,39}$")
 #: the kinds of record that move an alias: their payload holds ``alias`` and ``version`` (the
-#: new holder, or None when the alias was removed)
-ALIAS_KINDS = ("promote", "override", "rollback")
+#: new holder, or None when the alias was removed; a revert undoes a move that failed)
+ALIAS_KINDS = ("promote", "override", "rollback", "revert")
 
 
 def _canonical(data: Any) -> str:

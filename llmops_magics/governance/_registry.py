@@ -316,24 +316,11 @@ def list_models(name: str | None = None, *, gates: bool = True) -> RegistryListi
 
 
 def _gate_status(v: Version) -> str:
-    """``alias: pass|fail|missing`` for each alias the policy names (or why there is none)."""
+    """``alias: pass|fail|missing`` for each alias of the model's policy (or why there is none)."""
+    from llmops_magics.governance import _gates
+
     try:
-        from llmops_magics.governance import _gates
-    except ImportError:
-        return "(gates not available)"
-    try:
-        results = _gates.evaluate(v.name, v.version)
+        status = _gates.gate_status(v.name, v.version)
     except GovernanceError as exc:
         return f"(no policy: {exc.message})"
-    by_alias: dict[str, list[str]] = {}
-    for r in results:
-        by_alias.setdefault(str(getattr(r, "alias", "") or "-"), []).append(str(r.status))
-    parts = []
-    for alias, statuses in by_alias.items():
-        overall = (
-            "pass"
-            if all(s == "pass" for s in statuses)
-            else ("fail" if "fail" in statuses else "missing")
-        )
-        parts.append(f"{alias}: {overall}")
-    return "; ".join(parts) or "(no gates)"
+    return "; ".join(f"@{alias}: {s}" for alias, s in status.items()) or "(no gates)"
