@@ -48,9 +48,16 @@ def _lineage_panel(graph: Any) -> Any:
     return LineagePanel(graph)
 
 
+def _review_panel(result: Any) -> Any:
+    from llmops_magics.widgets.review import ReviewPanel
+
+    return ReviewPanel(result)
+
+
 def _register_panels() -> None:
     from llmops_magics.data import EdaReport
     from llmops_magics.feedback import RatingSession
+    from llmops_magics.governance import Review
     from llmops_magics.lineage import LineageGraph
     from llmops_magics.prompts import PromptRun
 
@@ -58,6 +65,7 @@ def _register_panels() -> None:
     panel_for.register(LineageGraph, _lineage_panel)
     panel_for.register(PromptRun, _prompt_grid)
     panel_for.register(RatingSession, _rating_panel)
+    panel_for.register(Review, _review_panel)
 
 
 def _training_view() -> progress.Progress:
