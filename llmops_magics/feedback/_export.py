@@ -22,6 +22,13 @@ __all__ = ["ExportResult", "dpo_pairs", "export", "sft_pairs"]
 
 KINDS = ("dpo", "sft")
 
+#: an export's run: ``tracking.KIND`` is ``export``; its format, file and the JSON artifact that
+#: names the ratings and traces it came from (lineage reads them)
+EXPORT_KIND = "export"
+EXPORT_FORMAT = "llmops.export.format"
+EXPORT_PATH = "llmops.export.path"
+EXPORT_ARTIFACT = "export_lineage.json"
+
 
 @dataclass
 class ExportResult(Result):
@@ -32,6 +39,8 @@ class ExportResult(Result):
     rows: int
     columns: list[str]
     sources: dict[str, int]
+    #: the ``feedback`` run that records the export in the store (lineage reads it)
+    run_id: str = ""
 
     _title = "feedback export"
 
@@ -230,7 +239,37 @@ def export(
         if kind == "dpo"
         else {"stars/thumbs": len(frame)}
     )
-    return ExportResult(kind, str(target), len(frame), list(frame.columns), sources)
+    result = ExportResult(kind, str(target), len(frame), list(frame.columns), sources)
+    result.run_id = _record(result, frame, opts)
+    return result
+
+
+def _record(result: ExportResult, frame: pd.DataFrame, opts: ExportOptions) -> str:
+    """Record the export in the store (a ``feedback`` run): the content hash of the file as a
+    reader loads it, and the ratings and traces it came from, so lineage links ratings →
+    export → data → the fine-tunes trained on it."""
+    import pandas as pd
+
+    from llmops_magics import tracking
+    from llmops_magics.data import content_hash
+
+    written = pd.read_json(result.path, lines=True, dtype=False)  # what a fine-tune reads
+    ids: dict[str, set[str]] = {"assessment_ids": set(), "trace_ids": set()}
+    for column, found in ids.items():
+        for value in frame[column]:
+            found.update(value)
+    tags = {
+        tracking.KIND: EXPORT_KIND,
+        EXPORT_FORMAT: result.kind,
+        EXPORT_PATH: result.path,
+        tracking.DATA_HASH: content_hash(written),
+    }
+    params = {"rows": result.rows, "min_stars": opts.min_stars, "min_margin": opts.min_margin}
+    t = tracking.tracker()
+    with t.start_run("feedback", name=f"feedback export {result.kind}", tags=tags) as run:
+        run.log_params(params)
+        run.log_dict({k: sorted(v) for k, v in ids.items()}, EXPORT_ARTIFACT)
+    return run.id
 
 
 def _plain(record: dict[Any, Any]) -> dict[str, Any]:

@@ -35,6 +35,9 @@ PREFERENCES_ARTIFACT = "preferences_lineage.json"
 SOURCE_TRACES = tracking.PREFIX + "source_traces"
 PROMPT_URI = tracking.PROMPT + "_uri.v"
 PIPELINE_OUTPUT = "llmops.outputs."
+EXPORT_KIND = "export"  # feedback exports (feedback._export)
+EXPORT_FORMAT = tracking.PREFIX + "export.format"
+EXPORT_ARTIFACT = "export_lineage.json"
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -295,6 +298,24 @@ def _prompt_run(snap: Snapshot, b: Builder, run: Any) -> None:
         b.link(_prompt(b, version), rid, "prompted-with")
 
 
+def _feedback(snap: Snapshot, b: Builder, run: Any) -> None:
+    """A feedback export: the ratings it was made of, and the data set it wrote (by the content
+    hash of the file as a fine-tune reads it)."""
+    tags, rid = run.data.tags, run.info.run_id
+    if tags.get(tracking.KIND) != EXPORT_KIND:
+        return
+    b.nodes[rid].label = f"export {tags.get(EXPORT_FORMAT, '')} {rid[:8]}".replace("  ", " ")
+    if digest := tags.get(tracking.DATA_HASH):
+        b.link(rid, b.data(digest), "exported-to")
+    try:
+        found = snap.tracker.load_json(rid, EXPORT_ARTIFACT)
+    except Exception:  # an artifact that is gone: the export stays, without these edges
+        b.nodes[rid].attrs["note"] = f"{EXPORT_ARTIFACT} is gone"
+        return
+    for assessment in found.get("assessment_ids", []):
+        b.link(b.refer(f"assessment:{assessment}", "assessment"), rid, "exported")
+
+
 def _serve(snap: Snapshot, b: Builder, run: Any) -> None:
     """A server's run: the model specs it served (parameters ``model.<name>``)."""
     for key, spec in run.data.params.items():
@@ -304,6 +325,7 @@ def _serve(snap: Snapshot, b: Builder, run: Any) -> None:
 
 _STAGES: dict[str, Callable[[Snapshot, Builder, Any], None]] = {
     "serve": _serve,
+    "feedback": _feedback,
     "eda": _eda,
     "prep": _prep,
     "finetune": _finetune,

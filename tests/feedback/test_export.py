@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from llmops_magics import feedback
+from llmops_magics import feedback, tracking
 from llmops_magics.feedback import FeedbackError
 
 
@@ -16,6 +16,8 @@ def test_dpo_export_loads_into_a_trl_preference_dataset(rated, tmp_path):
     data_utils = pytest.importorskip("trl.data_utils")
     path = tmp_path / "prefs.jsonl"
     result = feedback.export("dpo", path)
+    recorded = tracking.tracker().get_run(result.run_id, stage="feedback")  # lineage reads it
+    assert recorded.data.tags["llmops.export.format"] == "dpo"
     # pairwise, majority vote: p0 -> a (3 votes), p1 -> b (3), p2 -> b (bob; two ties),
     # p3 -> a (ann, bob) over b (cy). Stars: hi (4.5 vs 1.5) and bye (4.5 vs 3.5): a pair each.
     assert result.rows == 6 and result.sources == {"pairwise": 4, "stars": 2}

@@ -254,3 +254,31 @@ def test_the_cached_copy_follows_the_store(active: dict[str, str]) -> None:
     copy.write_text('{"key": "not json')  # damaged: rebuilt from the store, copy rewritten
     assert lineage.build().to_dict() == g.to_dict()
     assert json.loads(copy.read_text())["key"]["mark"] == tracking.Tracker.store_mark(t.uri)
+
+
+def test_a_feedback_export(active: dict[str, str], tmp_path: Path) -> None:
+    """ratings → export → the data it wrote → a fine-tune trained on the file."""
+    import pandas as pd
+
+    from llmops_magics import data, feedback
+
+    t = tracking.tracker()
+    rating = {"mode": "stars", "value": 5, "prompt": "hi", "output": "hello", "rater": "ann"}
+    ratings = pd.DataFrame(
+        [rating | {"trace_id": active["trace"], "assessment_id": active["assessment"]}]
+    )  # the store's rating, as load_feedback gives it
+    done = feedback.export("sft", tmp_path / "good.jsonl", ratings)
+    written = data.content_hash(pd.read_json(done.path, lines=True, dtype=False))
+    run = t.get_run(done.run_id, stage="feedback")
+    assert run.data.tags[tracking.DATA_HASH] == written
+    read = {tracking.DATA_SOURCE_HASH: written, tracking.DATA_CONTENT_HASH: "cd" * 8}
+    with t.start_run("finetune", tags=read) as trained:
+        pass  # the tags a fine-tune on the file writes (the file's frame, the columns it read)
+    g = lineage.graph()
+    rated = f"assessment:{active['assessment']}"
+    assert g.node(done.run_id).kind == "feedback"
+    assert (rated, "exported", done.run_id) in _edges(g)
+    assert (done.run_id, "exported-to", f"data:{written}") in _edges(g)
+    assert trained.id in lineage.impact(rated).ids("finetune")
+    chain = [n.id for n in lineage.path(f"data:{active['train']}", trained.id)]
+    assert chain[0] == f"data:{active['train']}" and done.run_id in chain
