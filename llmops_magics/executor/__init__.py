@@ -9,7 +9,8 @@
 
 ``--executor local`` (this process), ``dask-local[:N]`` (a ``LocalCluster`` of N worker
 processes, started for the job) or ``tcp://HOST:PORT`` (a running ``dask scheduler``). Pipeline
-grids, sweeps and sharded evaluation all go through :func:`open_executor`.
+grids, sweeps, sharded evaluation and generation (:func:`generate_shards`, the prompt grid) all go
+through :func:`open_executor`.
 """
 
 from typing import TYPE_CHECKING
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
         open_executor,
         worker_tags,
     )
+    from llmops_magics.executor._generate import (
+        GENERATE_REQUIRES,
+        generate_shard,
+        generate_shards,
+    )
     from llmops_magics.executor._probe import check_workers, lacks
     from llmops_magics.executor._shards import map_shards, shard_bounds
     from llmops_magics.executor._spec import (
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "GENERATE_REQUIRES",
     "METAVAR",
     "TASK",
     "Executor",
@@ -50,6 +57,8 @@ __all__ = [
     "check_workers",
     "current_task",
     "executor_option",
+    "generate_shard",
+    "generate_shards",
     "lacks",
     "log",
     "map_shards",
@@ -63,6 +72,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     globals(),
     {
+        "GENERATE_REQUIRES": "_generate",
         "METAVAR": "_spec",
         "TASK": "_executor",
         "Executor": "_executor",
@@ -74,6 +84,8 @@ __getattr__, __dir__ = lazy_exports(
         "check_workers": "_probe",
         "current_task": "_executor",
         "executor_option": "_spec",
+        "generate_shard": "_generate",
+        "generate_shards": "_generate",
         "lacks": "_probe",
         "log": "_executor",
         "map_shards": "_shards",

@@ -200,6 +200,13 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--column", metavar="COL", help="with --data: the column of prompts")
     add_arguments(p, GenerationParams)
     p.add_argument("--no-track", action="store_true", help="do not log a run and traces")
+    p.add_argument(
+        "--executor",
+        default="local",
+        metavar="SPEC",
+        help="where the prompts are generated: local, dask-local[:N] (N local worker processes, "
+        "the prompts in shards) or a Dask scheduler address tcp://HOST:PORT",
+    )
 
 
 @contextlib.contextmanager
@@ -270,12 +277,19 @@ def _generate(args: argparse.Namespace, ctx: Context) -> Any:
         prompts = data.text_column(ctx.frame(args.data), args.column, name=args.data)
     else:
         prompts = args.prompts or cell_prompts
-    return models.generate(
-        prompts,
-        model=args.model or ctx.settings.default_model,
-        params=generation_params(args, ctx.settings),
-        track=not args.no_track,
-    )
+    model = args.model or ctx.settings.default_model
+    params = generation_params(args, ctx.settings)
+    if args.executor != "local":
+        from llmops_magics import executor
+
+        try:
+            executor.parse_spec(args.executor)
+        except executor.ExecutorError as exc:
+            raise UsageProblem(f"--executor: {exc.message} {exc.hint or ''}".strip()) from None
+        return executor.generate_shards(
+            prompts, model, params, executor=args.executor, track=not args.no_track
+        )
+    return models.generate(prompts, model=model, params=params, track=not args.no_track)
 
 
 # --- stage subcommands ---------------------------------------------------------------------

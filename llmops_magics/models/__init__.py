@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         eos_ids,
         generate,
         render_prompt,
+        trace_generations,
     )
     from llmops_magics.models._load import (
         LoadedModel,
@@ -72,6 +73,7 @@ __all__ = [
     "render_prompt",
     "resolve",
     "sources",
+    "trace_generations",
     "unload",
     "weights_hash",
     "without_hf_bars",
@@ -106,6 +108,7 @@ __getattr__, __dir__ = lazy_exports(
         "render_prompt": "_generate",
         "resolve": "_sources",
         "sources": "_sources",
+        "trace_generations": "_generate",
         "unload": "_load",
         "weights_hash": "_sources",
         "without_hf_bars": "_load",

@@ -38,6 +38,7 @@ __all__ = [
     "eos_ids",
     "generate",
     "render_prompt",
+    "trace_generations",
 ]
 
 

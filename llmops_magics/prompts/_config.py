@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from llmops_magics.config import Config, ConfigError, option
+from llmops_magics.executor import check_executor, executor_option
 from llmops_magics.models import GenerationParams
 
 __all__ = ["ChainConfig", "PromptConfig", "PromptConfigError", "parse_versions", "settings"]
@@ -88,12 +89,18 @@ class PromptConfig(ChainConfig):
     stream: bool | None = option(
         None, help="show tokens as they arrive (default: in a notebook, for a single output)"
     )
+    executor: str = executor_option("the generations (in shards of prompts)")
 
     def canonicalize(self) -> None:
         """Versions given as a tuple or as digit strings become a list of ints and "latest"."""
         super().canonicalize()
         if isinstance(self.versions, list | tuple):
             self.versions = [_version(v) for v in self.versions]
+
+    def check(self) -> None:
+        """A chain's checks, and a valid executor."""
+        super().check()
+        check_executor(self)
 
 
 def _version(value: Any) -> Any:

@@ -107,6 +107,9 @@ class Session:
         variables: Mapping[str, Any] | None = None,
         progress: _progress.ProgressOption = None,
         stream: Streamer | None = None,
+        executor: Any = None,
+        name: str = "",
+        track: bool = True,
     ) -> None:
         self.rows, self.columns, self.namespace = rows, columns, namespace
         self.variables = variables or {}
@@ -122,6 +125,10 @@ class Session:
         self.memo: dict[tuple[str, str], list[str]] = {}
         self.steps: dict[str, list[Step]] = {}
         self.fresh: dict[str, Fresh] = {}
+        #: an open distributed executor: misses are generated there in shards (None: here)
+        self.executor = executor
+        self.name = name
+        self.track = track
 
     def identity(self, spec: str) -> str:
         """The cache identity of model ``spec`` (computed once per call)."""
@@ -223,7 +230,10 @@ class Session:
             start = time.time_ns()
             # one output can be watched as it grows; several are generated in batches
             on_text = self.stream if len(todo) == 1 else None
-            fresh = generate(spec, todo, self.params, self.progress, on_text)
+            if self.executor is not None and on_text is None:
+                fresh = self._generate_there(spec, todo)
+            else:
+                fresh = generate(spec, todo, self.params, self.progress, on_text)
             for (key, prompt), gen in zip(misses.items(), fresh, strict=True):
                 end = start + max(int(gen.latency_s * 1e9), 1)
                 name, version = label_of[key]
@@ -235,6 +245,33 @@ class Session:
             self.generated += len(todo)
             generation_count += len(todo)
         return [Cell(k, found[k], k in before) for k in keys]
+
+    def _generate_there(self, spec: str, prompts: list[str]) -> list[CachedGeneration]:
+        """``prompts`` (cache misses only) in shards on the executor: a ``generate`` run whose
+        shards are its child runs; the prompt run traces the outputs it keeps."""
+        from llmops_magics import executor as executor_mod
+        from llmops_magics import tracking
+
+        result = executor_mod.generate_shards(
+            prompts,
+            spec,
+            self.params,
+            executor=self.executor,
+            track=self.track,
+            traces=False,
+            tags={tracking.PROMPT: self.name} if self.name else None,
+        )
+        return [
+            CachedGeneration(
+                result.texts[i],
+                result.prompt_tokens[i],
+                result.completion_tokens[i],
+                result.latency_s[i],
+                None,
+                None,
+            )
+            for i in range(len(prompts))
+        ]
 
 
 def generate(

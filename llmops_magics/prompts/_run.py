@@ -92,15 +92,25 @@ def run(
         t.check_variables(columns, namespace, variables)
     single = len(rows) == 1 and len(specs) == 1 and len(chosen) == 1
     streamer = Streamer.open(cfg.stream, f"{name} · {specs[0]}") if single else None
-    session = Session(
-        rows, columns, namespace, gen, variables=variables, progress=progress, stream=streamer
-    )
     try:
-        records = [
-            record
-            for spec in specs
-            for record in _records(session, spec, name, chosen, templates, cfg.reference)
-        ]
+        with _executor(cfg, specs) as ex:
+            session = Session(
+                rows,
+                columns,
+                namespace,
+                gen,
+                variables=variables,
+                progress=progress,
+                stream=streamer,
+                executor=ex if ex.spec.distributed else None,
+                name=name,
+                track=cfg.track,
+            )
+            records = [
+                record
+                for spec in specs
+                for record in _records(session, spec, name, chosen, templates, cfg.reference)
+            ]
     finally:
         if streamer is not None:
             streamer.close()
@@ -125,6 +135,18 @@ def run(
     for r in records:
         r.pop("_key")
     return result
+
+
+def _executor(cfg: PromptConfig, specs: list[str]) -> Any:
+    """The run's executor, open; Dask workers are checked for the packages and the local
+    models before any prompt is submitted (cache hits are never submitted)."""
+    from llmops_magics import executor as executor_mod
+    from llmops_magics.models import resolve
+
+    local = [s for s in specs if not resolve(s).is_remote]
+    return executor_mod.open_executor(
+        cfg.executor, requires=executor_mod.GENERATE_REQUIRES, models=local
+    )
 
 
 def _choose_versions(
