@@ -30,4 +30,13 @@ cat >"$LAB_SETTINGS/overrides.json" <<'JSON'
   "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}
 }
 JSON
+# nbconvert's HTML export (`jupyter nbconvert --to html`, and JupyterLab's File > Save and Export
+# Notebook As > HTML) shows each panel as a static snapshot of its saved state: without it, the
+# export draws widgets with a manager fetched from a CDN, and offline every panel is blank.
+SNAPSHOTS='{"HTMLExporter": {"preprocessors": ["llmops_magics.widgets.export.SnapshotPreprocessor"]}}'
+# (the venv's own config files: neither app reads a config.d folder for these settings)
+mkdir -p "$VENV/etc/jupyter"
+for app in nbconvert server; do
+  echo "$SNAPSHOTS" >"$VENV/etc/jupyter/jupyter_${app}_config.json"
+done
 "$VENV/bin/python" -c "import torch, llmops_magics; print('llmops-magics', llmops_magics.__version__, '| torch', torch.__version__)"

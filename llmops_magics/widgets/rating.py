@@ -150,12 +150,6 @@ class RatingPanel(w.VBox):
         s = self.session
         self.position, self.n_rated, self.progress = s.position, s.n_rated, s.progress
         item = s.current
-        done = " · all rated, thank you" if s.done else ""
-        self._header.value = (
-            f"<b>{html.escape(s.progress)}</b>{done} · item {s.position + 1} of {len(s)} · "
-            f"rater <code>{html.escape(s.rater)}</code> · {s.mode}"
-            + (f" · model <code>{html.escape(item.model)}</code>" if item.model else "")
-        )
         self._prompt.value = f"<b>Prompt</b><div style='{_BOX}'>{html.escape(item.prompt)}</div>"
         shown = s.shown_outputs()
         names = ["A", "B"] if len(shown) == 2 else ["Output"]
@@ -169,6 +163,13 @@ class RatingPanel(w.VBox):
             button.button_style = "success" if v == value else ""
         self._back.disabled = s.position == 0
         self._skip.disabled = s.position == len(s) - 1
+        # the header last: once it names the new count, the item below it is the new one too
+        done = " · all rated, thank you" if s.done else ""
+        self._header.value = (
+            f"<b>{html.escape(s.progress)}</b>{done} · item {s.position + 1} of {len(s)} · "
+            f"rater <code>{html.escape(s.rater)}</code> · {s.mode}"
+            + (f" · model <code>{html.escape(item.model)}</code>" if item.model else "")
+        )
 
     def summary_html(self) -> str:
         """A static summary: progress and this rater's ratings (shown where widgets are not)."""

@@ -75,6 +75,14 @@ class Server:
             body = resp.read()
         return json.loads(body) if body else None
 
+    def get(self, path: str) -> str:
+        """The text the server answers ``GET path`` with (token in the header)."""
+        req = urllib.request.Request(
+            f"{self.base}{path}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return str(resp.read().decode())
+
     def url(self, ui: str, name: str) -> str:
         if ui == "notebook":
             return f"{self.base}/notebooks/{name}?token={self.token}"
@@ -178,8 +186,9 @@ _CALL = pytest.StashKey[bool]()
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page of a normal notebook width (1280x900); a failed test leaves its picture."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    """A fresh page of a normal notebook width (1280; 1400 high, so that the tallest panel fits
+    below Notebook 7's fixed toolbar in its screenshot); a failed test leaves its picture."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
     pg = context.new_page()
     pg.set_default_timeout(90_000)
     yield pg
@@ -189,13 +198,21 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.close()
 
 
+@pytest.fixture(params=["lab", "notebook"])
+def ui(request: pytest.FixtureRequest) -> str:
+    """Each browser test runs in JupyterLab 4 and in Notebook 7, on the one shared server."""
+    return str(request.param)
+
+
 @pytest.fixture
-def ws(jupyter: Server) -> Iterator[Path]:
-    """The server's workspace, active in this (the test's) process to read the store."""
+def ws(jupyter: Server, ui: str) -> Iterator[Path]:
+    """The workspace of this test's notebook (one per front end: each starts with an empty
+    store), active in this (the test's) process to read what the kernel stored."""
     from llmops_magics import workspace
 
-    workspace.use(jupyter.workspace)
-    yield jupyter.workspace
+    path = jupyter.root / f".llmops-{ui}"
+    workspace.use(path)
+    yield path
     workspace.use(None)
 
 
@@ -262,7 +279,8 @@ class NotebookPage:
         """A screenshot of ``locator`` (one per panel), kept as a CI artifact."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{self.ui}-{name}.png"
-        locator.scroll_into_view_if_needed()
+        # in the middle of the page: not under Notebook 7's toolbar, which stays at the top
+        locator.evaluate("e => e.scrollIntoView({block: 'center'})")
         locator.screenshot(path=str(path))
         return path
 
@@ -289,11 +307,45 @@ def write_notebook(root: Path, name: str, cells: list[str]) -> str:
 
 
 @pytest.fixture
-def notebook(jupyter: Server, page: Any) -> Any:
-    """``notebook(name, cells, ui="lab")``: write the notebook, open it and wait for its kernel."""
+def notebook(jupyter: Server, page: Any, ui: str, ws: Path) -> Any:
+    """``notebook(name, cells)``: write the notebook (named for the front end, its first cell
+    loading the extension in the test's workspace), open it in ``ui`` and wait for its kernel."""
 
-    def open_notebook(name: str, cells: list[str], ui: str = "lab") -> NotebookPage:
-        write_notebook(jupyter.root, name, cells)
+    def open_notebook(name: str, cells: list[str]) -> NotebookPage:
+        name = f"{Path(name).stem}-{ui}.ipynb"
+        first = f"%load_ext llmops_magics\n%llmops workspace {ws}\n{cells[0]}"
+        write_notebook(jupyter.root, name, [first, *cells[1:]])
         return NotebookPage(jupyter, page, name, ui).open()
 
     return open_notebook
+
+
+@pytest.fixture
+def exported(jupyter: Server, browser: Any) -> Iterator[Any]:
+    """``exported(nb)``: the notebook's HTML export, as a user makes it (``jupyter nbconvert
+    --to html``, with the set-up's configuration), open in Chromium with the network blocked."""
+    contexts: list[Any] = []
+
+    def export(nb: NotebookPage) -> Any:
+        jupyter_cmd = Path(sys.executable).with_name("jupyter")
+        subprocess.run(
+            [str(jupyter_cmd), "nbconvert", "--to", "html", nb.name],
+            cwd=jupyter.root, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+        contexts.append(context)
+        fetched: list[str] = []
+
+        def block(route: Any) -> None:
+            fetched.append(route.request.url)
+            route.abort()
+
+        context.route("http*://**/*", block)
+        pg = context.new_page()
+        pg.goto((jupyter.root / nb.name).with_suffix(".html").as_uri())
+        pg.fetched = fetched  # what the page tried to load from a network (all blocked)
+        return pg
+
+    yield export
+    for context in contexts:
+        context.close()

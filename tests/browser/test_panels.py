@@ -1,4 +1,5 @@
-"""Every other panel in a real JupyterLab, driven by real clicks: the EDA tabs, the prompt grid's
+"""Every other panel in a real JupyterLab and Notebook 7 (the test runs in both), driven by real
+clicks: the EDA tabs, the prompt grid's
 toggle, the training monitor's stop (the kernel's interrupt button: the run is checkpointed), the
 sweep board's and the monitor's refresh (the store changed from another process: this one)."""
 
@@ -7,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 SETUP = """\
-%load_ext llmops_magics
 import pandas as pd
 from llmops_magics import progress
 TINY = {tiny!r}
@@ -33,7 +33,7 @@ CELLS = [
 ]
 
 
-def test_panels_react_to_real_clicks(notebook, ws, tiny_model):
+def test_panels_react_to_real_clicks(notebook, ws, tiny_model, exported, jupyter):
     from playwright.sync_api import expect
 
     from llmops_magics import feedback, sweeps
@@ -105,8 +105,19 @@ def test_panels_react_to_real_clicks(notebook, ws, tiny_model):
     nb.page.locator(".widget-vbox", has_text="5/5 trials").first.wait_for(timeout=240_000)
     body = nb.page.locator(".jp-Notebook").inner_text()
     assert "Error displaying widget" not in body
-    for text in ("EDA of 'text'", "Q: hi there", "2 ratings", "interrupted", "5/5 trials"):
+    last_seen = ("EDA of 'text'", "Q: hi there", "2 ratings", "interrupted", "5/5 trials")
+    for text in last_seen:
         assert text in body, text
+
+    # its HTML export, offline (jupyter nbconvert, and the server's File > Export as HTML)
+    html = exported(nb)
+    for text in last_seen:
+        expect(html.get_by_text(text).first).to_be_visible()
+    expect(html.locator(".llmops-snapshot img").first).to_be_visible()  # figures inlined
+    assert "Error displaying widget" not in html.locator("body").inner_text()
+    assert not [url for url in html.fetched if "unpkg" in url or "widget" in url]
+    served = jupyter.get(f"/nbconvert/html/{nb.name}?download=false")
+    assert "llmops-snapshot" in served and "5/5 trials" in served and "unpkg" not in served
 
 
 def pd_frame():

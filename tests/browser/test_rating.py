@@ -1,11 +1,11 @@
-"""The rating panels in a real JupyterLab and Notebook 7: every click is stored (read back here,
-in another process than the kernel), the panel resumes after a kernel restart, and a notebook
-saved and reopened without its kernel shows each panel as it was last seen."""
+"""The rating panels in a real JupyterLab and Notebook 7 (each test runs in both): every click is
+stored (read back here, in another process than the kernel), the panel resumes after a kernel
+restart, and a notebook saved and reopened without its kernel, and its HTML export opened
+offline, show each panel as it was last seen."""
 
 from __future__ import annotations
 
 SETUP = """\
-%load_ext llmops_magics
 import pandas as pd
 src = pd.DataFrame({"prompt": ["p1", "p2", "p3"], "output": ["o1", "o2", "o3"], "model": "m1"})
 pairs = pd.DataFrame({
@@ -68,25 +68,33 @@ def _reopen(nb, raters: list[str]) -> str:
     return body
 
 
-def test_rating_panels_in_jupyterlab(notebook, ws):
+def test_the_server_offers_the_kernel_set_up_registered(jupyter):
+    specs = jupyter.api("/api/kernelspecs")
+    assert specs["default"] == "python3"
+    python3 = specs["kernelspecs"]["python3"]
+    assert python3["spec"]["display_name"] == "Python 3 (llmops-magics)"
+    assert python3["resources"]["logo-64x64"].startswith("/kernelspecs/python3/")
+
+
+def test_rating_panels(notebook, ws, exported):
     from playwright.sync_api import expect
 
     nb = notebook(
-        "rating-lab.ipynb",
+        "rating.ipynb",
         [
             SETUP,
-            "%llmops rate src --rater lab-stars",
-            "%llmops rate src --mode thumbs --rater lab-thumbs",
-            "%llmops rate pairs --mode pairwise --shuffle --rater lab-pairs",
-            "%llmops rate src --mode label --labels good,bad,unsure --rater lab-labels",
+            "%llmops rate src --rater stars",
+            "%llmops rate src --mode thumbs --rater thumbs",
+            "%llmops rate pairs --mode pairwise --shuffle --rater pairs",
+            "%llmops rate src --mode label --labels good,bad,unsure --rater labels",
             'print("READY")',
         ],
     )
     nb.run_all("READY")
-    _rate_stars(nb, "lab-stars")
-    _rate_thumbs(nb, "lab-thumbs")
+    _rate_stars(nb, "stars")
+    _rate_thumbs(nb, "thumbs")
 
-    duel = _panel(nb, "lab-pairs")
+    duel = _panel(nb, "pairs")
     expected = {}
     for n in range(1, 5):  # what was shown as A decides what "A is better" stores
         text = f"\n{duel.inner_text()}\n"
@@ -95,51 +103,35 @@ def test_rating_panels_in_jupyterlab(notebook, ws):
         expected[prompt] = "a" if shown_a.startswith("base") else "b"
         duel.get_by_role("button", name="A is better").click()
         expect(duel).to_contain_text(f"{n} of 4 rated")
-    got = _stored("lab-pairs")
+    got = _stored("pairs")
     assert dict(zip(got["prompt"], got["value"], strict=True)) == expected
     assert set(expected.values()) == {"a", "b"}  # the shuffle swapped some pairs, not all
     nb.shot(duel, "rating-pairwise")
 
-    labels = _panel(nb, "lab-labels")
+    labels = _panel(nb, "labels")
     labels.get_by_role("button", name="unsure", exact=True).click()
     expect(labels).to_contain_text("1 of 3 rated")
-    assert list(_stored("lab-labels")["value"]) == ["unsure"]
+    assert list(_stored("labels")["value"]) == ["unsure"]
     nb.shot(labels, "rating-label")
 
     # a kernel restart: the panels are made anew and resume where the raters left off
     nb.restart_kernel()
     nb.run_all("READY")
-    stars = _panel(nb, "lab-stars")
+    stars = _panel(nb, "stars")
     expect(stars).to_contain_text("2 of 3 rated")
     expect(stars).to_contain_text("item 3 of 3")
     stars.get_by_role("button", name="★★★★★", exact=True).click()
     expect(stars).to_contain_text("3 of 3 rated")
-    assert list(_stored("lab-stars")["value"].astype(int)) == [4, 2, 5]
+    assert list(_stored("stars")["value"].astype(int)) == [4, 2, 5]
 
-    body = _reopen(nb, ["lab-stars", "lab-thumbs", "lab-pairs", "lab-labels"])
-    assert "3 of 3 rated" in body and "all rated, thank you" in body  # stars, as last seen
-    assert "2 of 3 rated" in body and "4 of 4 rated" in body and "1 of 3 rated" in body
+    body = _reopen(nb, ["stars", "thumbs", "pairs", "labels"])
+    last_seen = ["3 of 3 rated", "all rated, thank you", "2 of 3 rated", "4 of 4 rated"]
+    for text in [*last_seen, "1 of 3 rated"]:  # stars as last seen, thumbs, pairs, labels
+        assert text in body, text
 
-
-def test_rating_panels_in_notebook7(notebook, ws, jupyter):
-    # the kernel set-up registered in the venv is the one the server offers
-    specs = jupyter.api("/api/kernelspecs")
-    assert specs["default"] == "python3"
-    python3 = specs["kernelspecs"]["python3"]
-    assert python3["spec"]["display_name"] == "Python 3 (llmops-magics)"
-    assert python3["resources"]["logo-64x64"].startswith("/kernelspecs/python3/")
-    nb = notebook(
-        "rating-nb7.ipynb",
-        [
-            SETUP,
-            "%llmops rate src --rater nb7-stars",
-            "%llmops rate src --mode thumbs --rater nb7-thumbs",
-            'print("READY")',
-        ],
-        ui="notebook",
-    )
-    nb.run_all("READY")
-    _rate_stars(nb, "nb7-stars")
-    _rate_thumbs(nb, "nb7-thumbs")
-    body = _reopen(nb, ["nb7-stars", "nb7-thumbs"])
-    assert body.count("2 of 3 rated") == 2
+    # the HTML export, opened offline: every panel's snapshot of its last state, nothing fetched
+    html = exported(nb)
+    for text in [*last_seen, "1 of 3 rated"]:
+        expect(html.get_by_text(text).first).to_be_visible()
+    assert "Error displaying widget" not in html.locator("body").inner_text()
+    assert not [url for url in html.fetched if "unpkg" in url or "widget" in url]
