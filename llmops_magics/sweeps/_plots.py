@@ -84,7 +84,7 @@ def sweep_figure(trials: Sequence[dict[str, Any]], metric: str, direction: str) 
             ys.append(t["value"])
             best_y.append(best)
     ax = axes[0]
-    ax.scatter(xs, ys, s=14, color="tab:blue", label="trial")
+    ax.scatter(xs, ys, s=14, color="tab:blue", label="trial" if xs else "_nolegend_")
     pruned = [t for t in ordered if t["state"] == "pruned" and t["intermediate"]]
     ax.scatter(
         [t["number"] for t in pruned],
@@ -92,21 +92,14 @@ def sweep_figure(trials: Sequence[dict[str, Any]], metric: str, direction: str) 
         s=14,
         marker="x",
         color="tab:gray",
-        label="pruned",
+        label="pruned" if pruned else "_nolegend_",
     )
     ax.step(xs, best_y, where="post", color="tab:red", label="best so far")
     ax.set(title="best so far", xlabel="trial", ylabel=metric)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers are whole
     if xs or pruned:
-        ax.legend(fontsize=7)
-    ax = axes[1]
-    importance = param_importances(trials)
-    if importance:
-        keys = list(importance)[::-1]
-        ax.barh(keys, [importance[k] for k in keys], color="tab:green")
-    else:
-        ax.text(0.5, 0.5, "needs 2+ complete trials", ha="center", va="center", fontsize=8)
-    ax.set(title="parameter importance", xlim=(0, 1))
+        ax.legend(fontsize=7)  # (an empty series has no label: no "pruned" without a cross)
+    _importance(axes[1], param_importances(trials))
     for i, name in enumerate(names or ["(no parameters)"]):
         ax = axes[2 + i]
         pts = [
@@ -128,8 +121,36 @@ def sweep_figure(trials: Sequence[dict[str, Any]], metric: str, direction: str) 
                 edgecolors="k",
                 linewidths=0.3,
             )
+            cut = [  # pruned trials at their last reported value, as in "best so far"
+                (t["params"][name] if numeric else str(t["params"][name]), last)
+                for t, last in ((t, t["intermediate"][max(t["intermediate"])]) for t in pruned)
+                if name in t["params"]
+            ]
+            if cut:
+                ax.scatter(*zip(*cut, strict=True), s=14, marker="x", color="tab:gray")
             nums = [float(p[0]) for p in pts] if numeric else []
             if nums and min(nums) > 0 and max(nums) / min(nums) > 50:
                 ax.set_xscale("log")
         ax.set(title=f"slice: {name}", xlabel=name, ylabel=metric)
     return fig
+
+
+def _importance(ax: Any, importance: dict[str, float]) -> None:
+    """Parameter importance: bars of a bar's height (at least three slots, so one or two bars
+    never fill the panel), each with its share written; a lone parameter is a line of text."""
+    ax.set(title="parameter importance")
+    if len(importance) == 1:
+        ((name, share),) = importance.items()
+        ax.text(0.5, 0.55, f"{name}: {share:.0%}", ha="center", va="center", fontsize=11)
+        ax.text(0.5, 0.4, "(the only parameter)", ha="center", va="center", fontsize=8)
+        ax.set_axis_off()
+        return
+    if not importance:
+        ax.text(0.5, 0.5, "needs 2+ complete trials", ha="center", va="center", fontsize=8)
+        ax.set(xlim=(0, 1), xticks=[], yticks=[])
+        return
+    keys = list(importance)[::-1]
+    values = [importance[k] for k in keys]
+    bars = ax.barh(keys, values, height=0.6, color="tab:green")
+    ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7, padding=2)
+    ax.set(xlim=(0, 1.15), ylim=(-0.6, max(3, len(keys)) - 0.4), xlabel="share of variance")

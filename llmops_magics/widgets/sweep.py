@@ -108,7 +108,6 @@ class SweepBoard(SnapshotMixin, widgets.VBox):
         self.best_value = result.best_value if result.best_value is not None else math.nan
         if self.status == "waiting for the first trial":
             self.status = "running"
-        self._render_header(result)
         frame = result.to_frame().drop(columns=["run_id"])
         self.table.value = frame.to_html(
             index=False, max_rows=30, float_format=lambda v: f"{v:.4g}"
@@ -118,6 +117,9 @@ class SweepBoard(SnapshotMixin, widgets.VBox):
         self.figure.savefig(buffer, format="png", dpi=80)
         self.plots.value = buffer.getvalue()
         self.result = result
+        # the header last: once it names the new count, the table and the figure show it too
+        # (a reader, or a test, never sees "5/5 trials" over a figure of the first three)
+        self._render_header(result)
 
     def refresh(self) -> None:
         """Read the study again (e.g. while workers in other processes run trials)."""

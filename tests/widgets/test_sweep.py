@@ -84,3 +84,40 @@ def test_the_live_board_displays_itself_on_start(monkeypatch):
     plain = SweepBoard()
     plain.start(2, "sweep quiet")
     assert shown == [board]
+
+
+def test_refreshed_board_draws_pruned_trials_and_a_lone_importance_as_text(fresh_workspace):
+    import numpy as np
+
+    r = sweeps.run(
+        "x=uniform(-5,5)",
+        objective=objs.quadratic,
+        trials=4,
+        study="pruned",
+        progress=False,
+        pruner="median",
+        seed=3,
+    )
+    board = SweepBoard()
+    board.show(r)
+    seen = []  # what the figure was when the header changed: the header is drawn last
+    board.header.observe(lambda _c: seen.append(board.plots.value), "value")
+    more = sweeps.run(objective=objs.quadratic, trials=8, study="pruned", progress=False)
+    assert more.n_pruned >= 1  # seeded: the median pruner stops some of the later trials
+    board.refresh()
+    assert board.n_done == 8 and f"{more.n_pruned} pruned" in board.header.value
+    assert seen and seen[-1] == board.plots.value
+    best, importance, xslice = board.figure.axes
+    crosses = best.collections[1].get_offsets()
+    assert sorted(np.asarray(crosses)[:, 0].astype(int)) == sorted(
+        t["number"] for t in more.trials if t["state"] == "pruned"
+    )
+    for ax in (best, xslice):  # every point inside its axis
+        points = np.concatenate([np.asarray(c.get_offsets()) for c in ax.collections])
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        assert ((points[:, 0] >= x0) & (points[:, 0] <= x1)).all()
+        assert ((points[:, 1] >= y0) & (points[:, 1] <= y1)).all()
+    assert len(xslice.collections) == 2  # complete trials, and the pruned ones
+    # one parameter: its importance is a line of text, not a bar filling the panel
+    assert not importance.patches and not importance.axison
+    assert [t.get_text() for t in importance.texts] == ["x: 100%", "(the only parameter)"]
