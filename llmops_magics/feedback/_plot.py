@@ -78,7 +78,13 @@ def _stars_per_day(ax: Any, stars: pd.DataFrame, th: Thresholds) -> None:
     ax.axhline(th.mean_stars_alert, color="red", ls="--", lw=1, label="alert")
     import pandas as pd
 
-    _fit_dates(ax, pd.concat(days), "12h")  # daily means: half a day either side
+    when = pd.concat(days)
+    _fit_dates(ax, when, "12h")  # daily means: half a day either side
+    if (when.max() - when.min()) <= pd.Timedelta(days=10):  # a tick a day, not hours
+        import matplotlib.dates as mdates
+
+        ax.xaxis.set_major_locator(mdates.DayLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
     ax.legend(fontsize=7)
 
 

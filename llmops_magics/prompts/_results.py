@@ -144,7 +144,7 @@ def _summary(head: str, run: PromptRun | ChainRun, counts: str) -> str:
     where = f" · run {run.run_id}" if run.run_id else ""
     return (
         f"{head}: {run.n_examples} example(s) x {len(run.models)} model(s) · {counts} · "
-        f"{run.total_s:.2f}s{where}"
+        f"{run.total_s:.2f}s in all, loading included{where}"  # (cells: generation time)
     )
 
 

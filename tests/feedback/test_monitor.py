@@ -99,6 +99,9 @@ def test_monitor_numbers_agree_and_axes_fit_their_data(tmp_path):
     assert sum(p.get_height() for p in stars_ax.patches) == 2
     low, high = per_day_ax.get_xlim()
     assert high - low <= 2  # matplotlib dates are in days: one day of ratings, ~1 day wide
+    fig.canvas.draw()  # daily means: ticks at days (the day's date), not at hours of it
+    day = report.ratings["time"].max().strftime("%b %d")
+    assert [t.get_text() for t in per_day_ax.get_xticklabels()] == [day]
     assert (
         mdates.num2date(low).year == mdates.num2date(high).year == report.ratings["time"].max().year
     )
