@@ -307,6 +307,8 @@ _STAGES = tuple(
         "sweeps",
         "evaluation",
         "feedback",
+        "registry",
+        "review",
         "lineage",
         "pipelines",
         "serving",
