@@ -7,6 +7,7 @@ on the run it already makes.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +120,32 @@ def test_reproduce_the_fine_tune_bit_for_bit(demo: dict[str, Any]) -> None:
     assert (run_id, "reproduced", redone.new_run_id) in {
         (e.src, e.relation, e.dst) for e in lineage.graph(run_id).edges
     }
+
+
+def test_bf16_is_judged_by_the_tolerance(demo: dict[str, Any], tiny_model: Path) -> None:
+    """A bf16 fine-tune (CPU autocast here: no GPU) is redone and judged within the tolerance,
+    not bit for bit; the verdict follows the tolerance."""
+    config = finetune.FineTuneConfig(
+        model=str(tiny_model),
+        prompt_col="question",
+        response_col="answer",
+        max_steps=2,
+        batch_size=2,
+        save_steps=100,
+        lr=5e-3,
+        precision="bf16",
+    )
+    ft = finetune.train(config, data.kept(demo["out"]["prep"]["train_hash"]), progress=False)
+    assert tracking.tracker().get_run(ft.run_id).data.params["precision_used"] == "bf16"
+    redone = lineage.reproduce(ft.run_id, lineage.ReproduceConfig(tolerance=0.05), progress=False)
+    assert redone.precision == "bf16" and not redone.exact and redone.tolerance == 0.05
+    assert redone.reproduced and redone.max_difference <= 0.05
+    assert "tolerance 0.05" in repr(redone)
+    off = {"what": "adapter weights (max |diff|)", "original": 0.0, "reproduced": 0.01}
+    near = dataclasses.replace(redone, differences=[off | {"abs_diff": 0.01, "identical": False}])
+    assert near.reproduced and not near.identical  # within 0.05
+    assert not dataclasses.replace(near, tolerance=0.001).reproduced
+    assert not dataclasses.replace(near, exact=True).reproduced  # fp32 on a CPU: no tolerance
 
 
 def test_reproduce_the_eval(demo: dict[str, Any]) -> None:
