@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,11 +104,13 @@ class MonitorReport(Result):
             border=0,
             classes="llmops-monitor",
         )
+        # a long model path wraps after its slashes, not in the middle of a folder's name
+        table = re.sub(r"(?<!<)/(?=[^<>]*<)", "/<wbr>", table)
         return (
             "<style>.llmops-monitor{border-collapse:collapse}.llmops-monitor th,"
             ".llmops-monitor td{text-align:right;padding:2px 8px;border-bottom:1px solid #ddd;"
             "vertical-align:bottom}.llmops-monitor td:first-child{text-align:left;"
-            "word-break:break-all;max-width:22em}</style>"
+            "overflow-wrap:anywhere;max-width:22em}</style>"
             f"<div style='overflow-x:auto;font-size:12px'>{table}</div>"
         )
 

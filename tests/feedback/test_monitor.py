@@ -107,3 +107,8 @@ def test_monitor_numbers_agree_and_axes_fit_their_data(tmp_path):
     )
     assert not latency_ax.lines  # no traces: no line of any kind
     assert "no traces yet" in [t.get_text() for t in latency_ax.texts]
+    # a long model path wraps after its slashes, not inside a folder's name; the tags stay
+    report.summary["model"] = ["/tmp/runs/models0/tiny", "m1"]
+    table = report.summary_html()
+    assert "<td>/<wbr>tmp/<wbr>runs/<wbr>models0/<wbr>tiny</td>" in table
+    assert "<wbr>" not in table.replace("/<wbr>tmp/<wbr>runs/<wbr>models0/<wbr>tiny", "")
