@@ -62,13 +62,16 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> N
 class Server:
     """A server in its own process: ours (``llmops serve``) or ``transformers serve``."""
 
+    #: ``--engine`` of our server (``auto``: CTranslate2 for smollm2, where it passed the guard)
+    engine = "auto"
+
     def __init__(self, kind: str, folder: str, specs: list[str], env: dict[str, str]) -> None:
         self.kind = kind
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
         if kind == "llmops":
             cmd = [PY, "-m", "llmops_magics.cli", "serve", *specs, "--port", str(port)]
-            cmd += ["--max-batch", "64", "--max-tokens", "512"]
+            cmd += ["--max-batch", "64", "--max-tokens", "512", "--engine", self.engine]
             self.model = specs[0].split("=", 1)[0]
         else:
             cmd = [str(Path(PY).parent / "transformers"), "serve", folder, "--port", str(port)]
@@ -138,12 +141,13 @@ def _load(url: str, model: str, prompts: list[str], clients: int, tokens: int) -
 def part_a(args: argparse.Namespace, folder: str, env: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     kinds = ["llmops"] + ([] if args.skip_transformers else ["transformers-cb", "transformers"])
+    kinds = [k for k in kinds if k not in args.skip]
     for clients in args.clients:
         prompts = (_questions(64) * 4)[:clients]
         for round_ in range(args.rounds):
             for kind in kinds:  # interleaved: each round runs every server once
                 try:
-                    server = Server(kind, folder, [f"m={folder}", "--no-track"], env)
+                    server = Server(kind, folder, [f"m={args.spec}", "--no-track"], env)
                 except RuntimeError as exc:
                     print(f"(a) {kind}: could not start ({exc}); skipped")
                     continue
@@ -179,16 +183,19 @@ def part_b(args: argparse.Namespace, folder: str, env: dict[str, str]) -> dict[s
     from llmops_magics import models
 
     prompts = _questions(args.single)
-    server = Server("llmops", folder, [f"m={folder}"], env)
+    server = Server("llmops", folder, [f"m={args.spec}"], env)
+    spec, engine = args.spec, Server.engine
     try:
         _load(server.url, "m", prompts[:1], 1, 4)
-        models.generate(prompts[:1], model=folder, max_new_tokens=4, batch_size=1)
+        models.generate(prompts[:1], model=spec, max_new_tokens=4, batch_size=1, engine=engine)
         served, local = [], []
         for _ in range(args.rounds):
             served.append(_load(server.url, "m", prompts, 1, args.tokens)["wall_s"])
             t0 = time.perf_counter()
             for p in prompts:
-                models.generate([p], model=folder, max_new_tokens=args.tokens, batch_size=1)
+                models.generate(
+                    [p], model=spec, max_new_tokens=args.tokens, batch_size=1, engine=engine
+                )
             local.append(time.perf_counter() - t0)
     finally:
         server.stop()
@@ -204,7 +211,7 @@ def part_c(args: argparse.Namespace, folder: str, env: dict[str, str]) -> dict[s
     from llmops_magics import tracking, workspace
 
     prompts = (_questions(64) * (args.load_requests // 64 + 1))[: args.load_requests]
-    server = Server("llmops", folder, [f"m={folder}"], env)
+    server = Server("llmops", folder, [f"m={args.spec}"], env)
     rss = [server.rss_mb()]
     try:
         res: dict[str, Any] = {"requests": 0, "errors": 0, "tokens": 0}
@@ -229,10 +236,15 @@ def part_d(args: argparse.Namespace, folder: str, env: dict[str, str], tmp: Path
     from llmops_magics.testing import make_tiny_adapter
 
     adapters = [make_tiny_adapter(folder, tmp / f"ad{i}", seed=i) for i in range(3)]
+    for adapter in adapters:  # based on the spec the single model is served by (same weights)
+        config_file = Path(adapter) / "adapter_config.json"
+        config = json.loads(config_file.read_text())
+        config["base_model_name_or_path"] = args.spec
+        config_file.write_text(json.dumps(config))
     prompts = (_questions(64) * 4)[: args.clients[0]]
     figures = {}
     for label, specs in (
-        ("single", [f"m={folder}", "--no-track"]),
+        ("single", [f"m={args.spec}", "--no-track"]),
         ("three-adapters", [*(f"a{i}={p}" for i, p in enumerate(adapters)), "--no-track"]),
     ):
         server = Server("llmops", folder, specs, env)
@@ -276,9 +288,15 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=8, help="(b): prompts one at a time")
     parser.add_argument("--load-requests", type=int, default=2000)
     parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument(
+        "--skip", default="", help="servers to leave out of (a): transformers, transformers-cb"
+    )
+    parser.add_argument("--engine", default="auto", help="our server's --engine (default auto)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     args.clients = [int(x) for x in args.clients.split(",")]
+    args.skip = [x for x in args.skip.split(",") if x]
+    Server.engine = args.engine
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     env = {**os.environ, "LLMOPS_HOME": str(tmp / ".llmops"), "MLFLOW_DISABLE_TELEMETRY": "true"}
     env["HF_HUB_OFFLINE"] = "1"
@@ -286,13 +304,15 @@ def main() -> int:
         from llmops_magics.testing import make_tiny_model
 
         folder = str(make_tiny_model(tmp / "tiny"))
+        args.spec = folder
         args.clients, args.tokens, args.single = [4], 8, 3
         args.load_requests = min(args.load_requests, 200)
     else:
         from llmops_magics import models
 
         folder = str(models.resolve(args.model).path)
-    print(f"model folder {folder}; load average {os.getloadavg()[0]:.1f}")
+        args.spec = args.model  # our server gets the spec: the same weights, its engine by auto
+    print(f"model folder {folder}; engine {args.engine}; load average {os.getloadavg()[0]:.1f}")
     figures: dict[str, Any] = {"model": args.model, "load_average": os.getloadavg()[0]}
     parts = set(args.parts.split(","))
     if "a" in parts:

@@ -17,7 +17,7 @@ from typing import Any
 
 from llmops_magics.serving._api import Decoding, chat_messages, decoding, prompts
 from llmops_magics.serving._config import ServeConfig
-from llmops_magics.serving._engine import Engine, Job
+from llmops_magics.serving._engine import Engine, Job, SeamEngine
 from llmops_magics.serving._errors import ApiError
 from llmops_magics.serving._models import ModelSet, ServedModel, Version
 from llmops_magics.serving._stats import Meter
@@ -94,14 +94,16 @@ class App:
         with self._lock:
             engine = self.engines.get(id(base))
             if engine is None:
-                engine = Engine(
-                    base,
-                    self.models.guard,
-                    max_batch=self.config.max_batch,
-                    batch_wait_s=self.config.batch_wait_ms / 1000.0,
-                    max_queue=self.config.max_queue,
-                    on_batch=self.meter.batch,
-                )
+                options: dict[str, Any] = {
+                    "max_batch": self.config.max_batch,
+                    "batch_wait_s": self.config.batch_wait_ms / 1000.0,
+                    "max_queue": self.config.max_queue,
+                    "on_batch": self.meter.batch,
+                }
+                if version.seam is not None:
+                    engine = SeamEngine(base, version.seam, self.models.guard, **options)
+                else:
+                    engine = Engine(base, self.models.guard, **options)
                 self.engines[id(base)] = engine
             return engine
 
@@ -161,7 +163,7 @@ class App:
             )
             ids = tok(rendered, add_special_tokens=False)["input_ids"]
             inputs = {"prompt": _last_user(messages), "messages": messages}
-            return self._start("chat.completions", served, [ids], dec, inputs)
+            return self._start("chat.completions", served, [(rendered, ids)], dec, inputs)
 
     def completions(self, body: Mapping[str, Any]) -> Reply | Stream:
         """``POST /v1/completions`` (the prompt as it is: no chat template)."""
@@ -173,7 +175,7 @@ class App:
             raise ApiError(422, "Stream one prompt at a time.", param="prompt")
         with served.lease() as version:
             tok = version.base.tokenizer
-            ids = [tok(t, add_special_tokens=True)["input_ids"] for t in texts]
+            ids = [(t, tok(t, add_special_tokens=True)["input_ids"]) for t in texts]
             inputs = {"prompt": texts[0] if len(texts) == 1 else texts}
             return self._start("completions", served, ids, dec, inputs)
 
@@ -186,7 +188,7 @@ class App:
         self,
         endpoint: str,
         served: ServedModel,
-        ids: list[list[int]],
+        items: list[tuple[str, list[int]]],
         dec: Decoding,
         inputs: Mapping[str, Any],
     ) -> Reply | Stream:
@@ -201,14 +203,16 @@ class App:
                 span = self.tracer.start(endpoint, served.name, version, inputs, attrs)
             jobs = [
                 Job(
-                    prompt_ids=list(p),
+                    prompt_ids=list(ids),
                     max_tokens=dec.max_tokens,
                     sampling=dec.sampling,
                     adapter=version.loaded.adapter_name,
                     stop=dec.stop,
                     stream=dec.stream,
+                    prompt_text=text,
+                    chat=endpoint == "chat.completions",
                 )
-                for p in ids
+                for text, ids in items
             ]
             engine = self.engine(version)
             for job in jobs:

@@ -65,12 +65,25 @@ class ServeConfig(Config):
         minimum=0.0,
     )
     track: bool = option(True, help="one MLflow trace per request, in a 'serve' run")
+    engine: str = option(
+        "auto",
+        help="generation engine: auto (the fast CPU engine where it passed the quality guard, "
+        "else torch with adapters batched together), torch, or an engine's name",
+    )
 
     error_class = ServeConfigError
 
     def check(self) -> None:
         if not self.host.strip():
             raise ServeConfigError("host", "host is empty.", hint="Give --host 127.0.0.1.")
+        from llmops_magics.models import engine_names
+
+        if self.engine not in engine_names():
+            raise ServeConfigError(
+                "engine",
+                f"engine={self.engine!r} is not one of {', '.join(engine_names())}.",
+                hint="Give --engine auto.",
+            )
         if self.api_key_env is not None and not self.api_key_env.strip():
             raise ServeConfigError(
                 "api_key_env", "api_key_env is empty.", hint="Name an environment variable."

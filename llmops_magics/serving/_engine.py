@@ -27,7 +27,7 @@ from typing import Any
 
 from llmops_magics.serving._errors import ApiError
 
-__all__ = ["Engine", "Job", "Sampling"]
+__all__ = ["Engine", "Job", "Sampling", "SeamEngine"]
 
 log = logging.getLogger("llmops_magics.serving")
 
@@ -64,6 +64,9 @@ class Job:
     adapter: str | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
+    #: the prompt as text and whether it is a rendered chat (what a generation engine reads)
+    prompt_text: str = ""
+    chat: bool = False
     events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
     text: str = ""
@@ -226,12 +229,17 @@ class Engine:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            key = self.pending[0].sampling.key
-            batch = [j for j in self.pending if j.sampling.key == key][: self.max_batch]
+            key = self._key(self.pending[0])
+            batch = [j for j in self.pending if self._key(j) == key][: self.max_batch]
             for job in batch:
                 self.pending.remove(job)
             self.running = batch
             return batch
+
+    @staticmethod
+    def _key(job: Job) -> tuple[Any, ...]:
+        """Jobs with equal keys can share a batch."""
+        return job.sampling.key
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
@@ -315,3 +323,75 @@ class Engine:
         for row in rows:
             if not row.done:
                 row.finish("length")
+
+
+class SeamEngine(Engine):
+    """The batching thread of a model that a generation engine of the seam serves
+    (``models.choose_engine``: CTranslate2 for SmolLM2 on a CPU under ``auto``).
+
+    The engine holds one set of weights per model version (an adapter is merged into its base
+    per version), so a thread batches the requests of one version. A batch is the waiting
+    requests that decode alike (sampling, ``max_tokens``, stop strings) and is one
+    ``Engine.run`` call, which batches them itself; a streamed request runs alone, its text
+    streamed as the engine produces it.
+    """
+
+    def __init__(self, loaded: Any, seam: Any, guard: Any, **options: Any) -> None:
+        self.seam = seam
+        super().__init__(loaded, guard, **options)
+
+    @staticmethod
+    def _key(job: Job) -> tuple[Any, ...]:
+        alone = (id(job),) if job.stream else ()
+        return (job.sampling.key, job.max_tokens, job.stop, job.chat, *alone)
+
+    def _run(self, jobs: list[Job]) -> None:
+        import random
+
+        from llmops_magics.models import GenerationParams
+
+        first = jobs[0]
+        sampling = first.sampling
+        params = GenerationParams(
+            max_new_tokens=first.max_tokens,
+            temperature=max(sampling.temperature, 0.0),
+            top_p=sampling.top_p,
+            seed=sampling.seed if sampling.seed is not None else random.randrange(2**31),
+            batch_size=len(jobs),
+            chat=first.chat,
+            stop=list(first.stop),
+        )
+        rows = [_SeamRow(job) for job in jobs]
+        started = time.perf_counter()
+        for job in jobs:
+            job.started_at, job.batch_size = started, len(jobs)
+        if self.on_batch is not None:
+            self.on_batch(len(jobs))
+        on_text = (lambda i, text: rows[i].text(text)) if first.stream else None
+        with self.guard.compute():
+            out = self.seam.run(self.base, [j.prompt_text for j in jobs], params, False, on_text)
+        for i, row in enumerate(rows):
+            row.finish(out.texts[i], out.completion_tokens[i], out.reasons[i])
+
+
+class _SeamRow:
+    """Streams one job's text as an engine reports it (``on_text`` gives the text so far)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.sent = ""
+        self.hold = max((len(s) for s in job.stop), default=1) - 1
+
+    def text(self, so_far: str) -> None:
+        visible = so_far[: len(so_far) - self.hold] if self.hold else so_far
+        visible = visible.rstrip("\ufffd")
+        if len(visible) > len(self.sent) and visible.startswith(self.sent):
+            self.job.events.put(("text", visible[len(self.sent) :]))
+            self.sent = visible
+
+    def finish(self, text: str, tokens: int, reason: str) -> None:
+        job = self.job
+        job.text, job.completion_tokens, job.finish_reason = text, tokens, reason
+        if job.stream and text.startswith(self.sent) and len(text) > len(self.sent):
+            job.events.put(("text", text[len(self.sent) :]))
+        job.events.put(("done", None))

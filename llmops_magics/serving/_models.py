@@ -95,6 +95,17 @@ class Version:
     #: ``ref.identity`` when it was loaded (the property reads the folder as it is now)
     identity: str = ""
     loaded_at: float = field(default_factory=time.time)
+    #: the generation engine of the seam that runs it (None: torch, with PEFT batching)
+    seam: Any = None
+
+    @property
+    def engine_label(self) -> str:
+        """``name (compute type)`` of what generates."""
+        return (
+            "torch (float32)"
+            if self.seam is None
+            else f"{self.seam.name} ({self.seam.compute_type})"
+        )
 
     @property
     def base(self) -> Any:
@@ -208,9 +219,11 @@ class ServedModel:
         return old
 
 
-def load_version(spec: str, guard: Any) -> Version:
-    """Resolve and load ``spec`` (under ``guard``, the lock the engines hold while they
-    compute, since loading an adapter changes the shared base)."""
+def load_version(spec: str, guard: Any, engine: str = "auto") -> Version:
+    """Resolve and load ``spec`` for the generation ``engine`` (``auto``: the fast engine where
+    it passed the quality guard, see ``models.choose_engine``). torch loads under ``guard``, the
+    lock the engines hold while they compute, since loading an adapter changes the shared base;
+    another engine loads its own copy (an adapter merged into its base per version)."""
     from llmops_magics import models
 
     ref = models.resolve(spec)
@@ -220,24 +233,33 @@ def load_version(spec: str, guard: Any) -> Version:
             f"The spec {spec!r} is a remote endpoint; the server serves local models only.",
             hint="Serve a local model (smollm2, run:<id>, a folder).",
         )
-    with guard:
-        loaded = models.load(spec)
-    return Version(ref=ref, loaded=loaded, version=ref.content_hash[:12], identity=identity)
+    choice = models.choose_engine(engine, ref)
+    seam = None if choice.engine.name == "torch" else choice.engine
+    if seam is not None:
+        loaded = seam.load(spec)
+    else:
+        with guard:
+            loaded = models.load(spec)
+    version = ref.content_hash[:12]
+    return Version(ref=ref, loaded=loaded, version=version, identity=identity, seam=seam)
 
 
 class ModelSet:
     """The served models by name, loaded once each (adapters of one base share it)."""
 
-    def __init__(self, pairs: Sequence[tuple[str, str]], guard: Any) -> None:
+    def __init__(self, pairs: Sequence[tuple[str, str]], guard: Any, engine: str = "auto") -> None:
         self.pairs = list(pairs)
         self.guard = guard
+        self.engine = engine
         self.holds = Holds(guard)
         self.models: dict[str, ServedModel] = {}
 
     def load(self) -> None:
         """Load every spec (a spec that fails stops the start with its own error)."""
         for name, spec in self.pairs:
-            self.models[name] = ServedModel(name, spec, load_version(spec, self.guard), self.holds)
+            self.models[name] = ServedModel(
+                name, spec, load_version(spec, self.guard, self.engine), self.holds
+            )
 
     def get(self, name: Any) -> ServedModel:
         """The model clients call ``name``; 404 listing the known names otherwise."""
@@ -273,7 +295,7 @@ class ModelSet:
         (a folder being saved: the next round loads it whole)."""
         from llmops_magics import models
 
-        new = load_version(served.spec, self.guard)
+        new = load_version(served.spec, self.guard, self.engine)
         if models.resolve(served.spec).identity != new.identity:
             self.holds.hold(new.loaded)  # nobody else holds it: this unloads it again
             self.holds.drop(new.loaded)
@@ -295,6 +317,7 @@ class ModelSet:
                 "parent": m.parent,
                 "root": m.spec,
                 "version": m.current.version,
+                "engine": m.current.engine_label,
             }
             for m in self.models.values()
         ]

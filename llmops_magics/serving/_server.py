@@ -55,7 +55,7 @@ class Server:
         self.pairs = parse_specs(specs)
         api_key = _api_key(config)
         guard = Guard()
-        self.app = App(ModelSet(self.pairs, guard), config)
+        self.app = App(ModelSet(self.pairs, guard, config.engine), config)
         try:
             self.httpd = HttpServer(
                 (config.host, config.port), self.app, api_key, config.max_body_kb * 1024

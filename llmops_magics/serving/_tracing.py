@@ -62,7 +62,13 @@ class Tracer:
         return self.tracker.traces.span(
             endpoint,
             inputs=dict(inputs),
-            attributes={"model": model, "spec": ref.spec, "version": version.version, **attributes},
+            attributes={
+                "model": model,
+                "spec": ref.spec,
+                "version": version.version,
+                "engine": version.engine_label,
+                **attributes,
+            },
             tags=tags,
             run_id=self.run.id,
         )
