@@ -47,12 +47,11 @@ def test_served_through_the_engine_with_its_answers(seam_server) -> None:
             prompts, model=spec, engine=ENGINE, max_new_tokens=6, chat=False, track=False
         ).texts
         answers: dict[str, str] = {}
-        threads = [
-            threading.Thread(
-                target=lambda p=p: answers.__setitem__(p, _ask(client, name, p).choices[0].text)
-            )
-            for p in prompts
-        ]
+
+        def one(prompt: str, model: str = name, out: dict[str, str] = answers) -> None:
+            out[prompt] = _ask(client, model, prompt).choices[0].text
+
+        threads = [threading.Thread(target=one, args=(p,)) for p in prompts]
         for t in threads:
             t.start()
         for t in threads:
@@ -64,7 +63,7 @@ def test_served_through_the_engine_with_its_answers(seam_server) -> None:
 
 
 def test_stop_strings_through_the_engine(seam_server) -> None:
-    _, client, specs = seam_server
+    _, client, _ = seam_server
     full = _ask(client, "base", "What is AI?").choices[0].text
     assert len(full) > 2
     stop = full[1:3]
