@@ -415,8 +415,25 @@ def snapshot(tracker: tracking.Tracker) -> Snapshot:
     return Snapshot(tracker, runs, traces)
 
 
+#: stages that add collectors when imported: imported before every build, so that every process
+#: (whatever it imported before) builds the same graph from the same store
+PLUGINS = ("llmops_magics.governance",)
+
+
+def _load_plugins() -> None:
+    import importlib
+
+    for name in PLUGINS:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a stage not in this installation
+            if exc.name != name:
+                raise
+
+
 def _collectors() -> list[str]:
     """The registered collectors, by name and function (the cache's key)."""
+    _load_plugins()
     out = []
     for name in COLLECTORS:
         fn = COLLECTORS.get(name)
@@ -425,6 +442,7 @@ def _collectors() -> list[str]:
 
 
 def _collect(t: tracking.Tracker) -> LineageGraph:
+    _load_plugins()
     snap = snapshot(t)
     b = Builder()
     for name in COLLECTORS:

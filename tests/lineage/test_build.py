@@ -188,20 +188,20 @@ def test_unknown_and_wrong_kind(active: dict[str, str]) -> None:
 
 def test_new_kinds_and_collectors_plug_in(active: dict[str, str]) -> None:
     """How a later stage (registered versions, deployments) joins the graph."""
-    lineage.register_kind("version", "a registered model version", "#123456")
+    lineage.register_kind("demo_version", "a registered model version", "#123456")
 
     def versions(snap: lineage.Snapshot, b: lineage.Builder) -> None:
         adapter = f"adapter:{active['finetune']}"
-        b.link(adapter, b.define("version:demo/1", "version", "demo v1"), "registered")
+        b.link(adapter, b.define("version:demo/1", "demo_version", "demo v1"), "registered")
 
-    lineage.register_collector("versions", versions)
+    lineage.register_collector("demo_versions", versions)
     try:
         impact = lineage.impact(f"data:{active['train']}")
-        assert impact.ids("version") == ["version:demo/1"]
+        assert impact.ids("demo_version") == ["version:demo/1"]
         assert lineage.graph("version:demo/1").node("version:demo/1").colour == "#123456"
     finally:
-        lineage.COLLECTORS.unregister("versions")
-        lineage.KINDS.unregister("version")
+        lineage.COLLECTORS.unregister("demo_versions")
+        lineage.KINDS.unregister("demo_version")
 
 
 def test_a_serving_deployment(active: dict[str, str]) -> None:
