@@ -29,6 +29,9 @@ class System:
     trace_ids: list[str] = field(default_factory=list)
     generate_run_id: str | None = None
     run_id: str | None = None
+    #: the engine that generated (``engine`` and ``compute_type``: ``auto`` resolved); empty
+    #: when nothing was generated here (a prediction column, an endpoint's model)
+    engine: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,12 +88,14 @@ class Task:
 
             refs = self.references if references is None else references
             texts, stats, run_id = score_rows(self, spec, list(items), None, list(refs))
-            return System(spec, role, texts, stats, [], run_id)
+            engine = models.engine_params(self.params.engine, spec)
+            return System(spec, role, texts, stats, [], run_id, engine=engine)
         out = models.generate(
             list(items), model=spec, params=self.params, track=self.track, progress=self.progress
         )
         stats = self.stats(out.texts, references, model=spec)
-        return System(spec, role, out.texts, stats, list(out.trace_ids), out.run_id)
+        engine = models.engine_params(self.params.engine, spec)
+        return System(spec, role, out.texts, stats, list(out.trace_ids), out.run_id, engine=engine)
 
     def column(self, name: str, predictions: list[Any], model: str | None) -> System:
         """Score predictions given in the data (``model`` only scores the model metrics)."""

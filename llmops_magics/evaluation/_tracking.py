@@ -133,6 +133,7 @@ def _params(result: EvalResult, s: System, params: dict[str, Any]) -> dict[str, 
         "seed": result.seed,
         "baseline": result.baseline or "",
     } | params
+    out |= s.engine  # the engine that generated and its compute type, not "auto"
     if "perplexity" in result.metrics and not s.name.startswith("column "):
         from llmops_magics.evaluation._perplexity import precision_for
 

@@ -2,17 +2,14 @@
 
 The conversion runs offline, once per model content (and per adapter version: a LoRA adapter is
 merged into its base, then converted), and is cached under ``cache_root()/engines`` by content
-hash, as the embedded model is. CTranslate2 installs from a prebuilt wheel.
+hash, as the embedded model is (``_conversion.py``). CTranslate2 installs from a prebuilt wheel.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
-import json
 import os
-import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from llmops_magics import progress as _progress
 from llmops_magics.errors import GenerationError
-from llmops_magics.files import atomic_dir, atomic_write, file_lock
+from llmops_magics.models._conversion import cached_conversion, engine_tokenizer, model_type
 from llmops_magics.models._engines import Engine, Outputs, TextCallback, cut_at_stop
-from llmops_magics.models._sources import ModelRef, cache_root, resolve, weights_hash
+from llmops_magics.models._sources import ModelRef, cache_root, resolve
 
 if TYPE_CHECKING:
     from llmops_magics.models._generate import GenerationParams
@@ -62,77 +59,18 @@ class CT2Model:
         return _generator(self.path, self.compute_type)
 
 
-def _model_type(ref: ModelRef) -> str:
-    base = resolve(ref.base) if ref.base is not None else ref
-    try:
-        return str(json.loads((base.path / "config.json").read_text()).get("model_type", ""))
-    except (OSError, ValueError):
-        return ""
-
-
-def _content_key(ref: ModelRef) -> str:
-    """The content hash of the weights the engine runs: the model's, or base + adapter."""
-    if ref.base is None:
-        return weights_hash(ref.path)
-    base = resolve(ref.base)
-    return hashlib.sha256(
-        f"{weights_hash(base.path)}+{weights_hash(ref.path)}".encode()
-    ).hexdigest()
-
-
 def converted_dir(ref: ModelRef, quantization: str) -> Path:
     """The CTranslate2 copy of ``ref`` in ``quantization`` (converted once, then cached).
 
     The key is the content hash of the weights and the CTranslate2 version, so a re-saved
-    adapter or base is converted again and an identical copy elsewhere is not. Written into a
-    temporary folder and renamed into place under a file lock.
+    adapter or base is converted again and an identical copy elsewhere is not (see
+    :func:`~llmops_magics.models._conversion.cached_conversion`).
     """
     import ctranslate2
 
     root = cache_root() / "engines" / f"ctranslate2-{ctranslate2.__version__}"
-    # Hashing 540 MB of weights takes seconds: a pointer keyed by the cheap identity (folder and
-    # modification times) finds the copy without it; a re-saved folder is hashed again.
-    identity = hashlib.sha256(f"{ref.identity}|{quantization}".encode()).hexdigest()
-    seen = root / "by-identity" / identity
-    if seen.is_file() and (root / seen.read_text().strip() / "model.bin").is_file():
-        return root / seen.read_text().strip()
-    dest = root / f"{_content_key(ref)[:16]}-{quantization}"
-    if not (dest / "model.bin").is_file():
-        _convert_once(ref, dest, quantization)
-    seen.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(seen, dest.name)
-    return dest
-
-
-def _convert_once(ref: ModelRef, dest: Path, quantization: str) -> None:
-    with file_lock(dest.parent / f".{dest.name}.lock"):
-        if (dest / "model.bin").is_file():  # another process converted it while we waited
-            return
-        print(
-            f"llmops: converting {ref.spec} for CTranslate2 ({quantization}), once; later loads "
-            f"read the cache at {dest}",
-            file=sys.stderr,
-        )
-        start = time.perf_counter()
-        with atomic_dir(dest) as tmp:
-            source = _merged(ref, tmp.parent / f".{dest.name}.merged") if ref.base else ref.path
-            try:
-                _convert(source, tmp, quantization)
-            finally:
-                if source != ref.path:
-                    import shutil
-
-                    shutil.rmtree(source, ignore_errors=True)
-            (tmp / "llmops_source.json").write_text(
-                json.dumps(
-                    {
-                        "spec": ref.spec,
-                        "content_hash": _content_key(ref),
-                        "quantization": quantization,
-                        "convert_s": round(time.perf_counter() - start, 2),
-                    }
-                )
-            )
+    convert = functools.partial(_convert, quantization=quantization)
+    return cached_conversion(ref, root, quantization, "model.bin", convert, "CTranslate2")
 
 
 def _convert(source: Path, out: Path, quantization: str) -> None:
@@ -147,25 +85,6 @@ def _convert(source: Path, out: Path, quantization: str) -> None:
         converter.convert(str(out), quantization=quantization, force=True)
 
 
-def _merged(ref: ModelRef, out: Path) -> Path:
-    """Merge the LoRA adapter ``ref`` into a float32 copy of its base, saved at ``out``."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from llmops_magics.models._load import without_hf_bars
-
-    assert ref.base is not None
-    base = resolve(ref.base)
-    kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
-    with without_hf_bars():
-        model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32, **kwargs)
-        merged = PeftModel.from_pretrained(model, str(ref.path)).merge_and_unload()
-        merged.save_pretrained(out)
-        AutoTokenizer.from_pretrained(base.path, **kwargs).save_pretrained(out)
-    return out
-
-
 def _threads() -> int:
     return int(os.environ.get("LLMOPS_ENGINE_THREADS") or os.cpu_count() or 1)
 
@@ -176,17 +95,6 @@ def _generator(path: Path, compute_type: str) -> Any:
     return ctranslate2.Generator(
         str(path), device="cpu", compute_type=compute_type, intra_threads=_threads()
     )
-
-
-@functools.cache
-def _tokenizer(path: str, stamp: int) -> Any:
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
-    tok.padding_side = "left"
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    return tok
 
 
 class CTranslate2Engine(Engine):
@@ -205,7 +113,7 @@ class CTranslate2Engine(Engine):
     def serves(self, ref: ModelRef, device: str) -> str | None:
         if device != "cpu":
             return f"it runs on the CPU here, and this machine computes on {device}"
-        kind = _model_type(ref)
+        kind = model_type(ref)
         if kind not in SUPPORTED:
             return f"its architecture {kind or '(unknown)'!r} is not one of {', '.join(SUPPORTED)}"
         return None
@@ -229,7 +137,7 @@ class CTranslate2Engine(Engine):
 
         hf_config = AutoConfig.from_pretrained(base.path, local_files_only=True)
         model = CT2Model(generator, gen_config, path, self.compute_type, config=hf_config)
-        tokenizer = _tokenizer(str(base.path), base.stamp)
+        tokenizer = engine_tokenizer(str(base.path), base.stamp)
         loaded = LoadedModel(ref, model, tokenizer, time.perf_counter() - start)
         _LOADED[key] = loaded
         while len(_LOADED) > _MAX_LOADED:

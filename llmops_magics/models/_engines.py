@@ -1,9 +1,10 @@
 """Generation engines behind :func:`llmops_magics.models.generate`.
 
 An engine turns rendered prompts into token ids. ``torch`` runs ``transformers.generate`` on the
-loaded model (exact float32, any device); a fast CPU engine (``ctranslate2``) runs a converted copy
-of the same weights. ``auto`` picks the fast engine on a CPU for the models whose quality guard
-passed (see ``benchmarks/generation.md``) and torch everywhere else. Stages never see engines:
+loaded model (exact float32, any device); a fast CPU engine (``onnxruntime-genai``,
+``ctranslate2``) runs a converted copy of the same weights. ``auto`` picks the fast engine on a CPU
+for the models whose quality guard passed (see ``benchmarks/generation.md``) and torch everywhere
+else. Stages never see engines:
 they get the same :class:`~llmops_magics.models.GenerationResult` either way.
 """
 
@@ -33,16 +34,22 @@ __all__ = [
     "choose_engine",
     "cut_at_stop",
     "engine_names",
+    "engine_params",
     "register_engine",
+    "resolved_engine",
 ]
 
 AUTO = "auto"
 #: the run tag that records the engine that ran and its compute type ("ctranslate2 (int8)")
 ENGINE_TAG = "llmops.engine"
-#: base models (embedded names) on which a fast engine passed the quality guard of
-#: ``benchmarks/generation.md``; ``auto`` uses that engine for them and their adapters.
-#: CTranslate2 int8 failed it on SmolLM2-135M (perplexity +24.5%); its float32 mode passed.
-QUALITY_GUARDED: dict[str, str] = {"smollm2": "ctranslate2-float32"}
+#: base models (embedded names) on which fast engines passed the quality guard of
+#: ``benchmarks/generation.md``, fastest first; ``auto`` uses the first one installed here for
+#: them and their adapters. On SmolLM2-135M ONNX Runtime GenAI int8 passed (perplexity +0.6%) at
+#: about 2.7x torch, CTranslate2 float32 passed at about 1.4x; CTranslate2 int8 (+24.5%) and
+#: ONNX Runtime GenAI int4 (+30.6%) failed.
+QUALITY_GUARDED: dict[str, tuple[str, ...]] = {
+    "smollm2": ("onnxruntime-genai", "ctranslate2-float32")
+}
 
 #: ``on_text(index, text_so_far)``: called as tokens arrive when streaming
 TextCallback = Callable[[int, str], None]
@@ -189,8 +196,11 @@ def register_engine(engine: Engine, *, replace: bool = False) -> Engine:
 def _add_builtin() -> None:
     if "torch" not in _ENGINES:
         from llmops_magics.models._ctranslate2 import CTranslate2Engine
+        from llmops_magics.models._ortgenai import OrtGenAIEngine
 
         register_engine(TorchEngine())
+        register_engine(OrtGenAIEngine("onnxruntime-genai", "int8"))
+        register_engine(OrtGenAIEngine("onnxruntime-genai-fp32", "fp32"))
         register_engine(CTranslate2Engine("ctranslate2", "int8"))
         register_engine(CTranslate2Engine("ctranslate2-float32", "float32"))
 
@@ -222,22 +232,26 @@ def _guarded_base(ref: ModelRef) -> str | None:
 def choose_engine(requested: str, model: str | ModelRef) -> EngineChoice:
     """The engine that runs ``model`` for ``--engine requested`` (``auto``, ``torch``, ``NAME``).
 
-    ``auto`` takes the fast engine that passed the quality guard for the model's base when the
-    model runs on a CPU and that engine is installed and serves it; otherwise torch. A named
-    engine that cannot serve the model is an error that says why.
+    ``auto`` takes the first fast engine that passed the quality guard for the model's base
+    (:data:`QUALITY_GUARDED`) and is installed and serves the model here (a CPU); otherwise
+    torch. A named engine that cannot serve the model is an error that says why.
     """
     _add_builtin()
     ref = model if isinstance(model, ModelRef) else resolve(model)
     device = _device()
     if requested == AUTO:
-        fast = QUALITY_GUARDED.get(_guarded_base(ref) or "")
-        if fast is None:
+        guarded = QUALITY_GUARDED.get(_guarded_base(ref) or "", ())
+        if not guarded:
             return EngineChoice(get_engine("torch"), "no fast engine passed the guard here")
-        engine = get_engine(fast)
-        why_not = engine.available() or engine.serves(ref, device)
-        if why_not:
-            return EngineChoice(get_engine("torch"), f"{fast}: {why_not}")
-        return EngineChoice(engine, "passed the quality guard on this base model")
+        skipped: list[str] = []
+        for fast in guarded:
+            engine = get_engine(fast)
+            why_not = engine.available() or engine.serves(ref, device)
+            if not why_not:
+                reason = "passed the quality guard on this base model"
+                return EngineChoice(engine, "; ".join([reason, *skipped]))
+            skipped.append(f"{fast}: {why_not}")
+        return EngineChoice(get_engine("torch"), "; ".join(skipped))
     engine = get_engine(requested)
     why_not = engine.available() or engine.serves(ref, device)
     if why_not:
@@ -246,6 +260,26 @@ def choose_engine(requested: str, model: str | ModelRef) -> EngineChoice:
             hint="Use --engine auto (or torch, which runs every model).",
         )
     return EngineChoice(engine, "asked for")
+
+
+def resolved_engine(requested: str, model: str) -> str:
+    """The label (``name (compute type)``) of the engine that ``--engine requested`` runs
+    ``model`` on, as runs record it; ``remote`` for a model behind an OpenAI-compatible
+    endpoint (it generates there). Prompt caches key on it and runs log it instead of ``auto``."""
+    from llmops_magics.models._openai import is_remote
+
+    if is_remote(model):
+        return "remote"
+    return choose_engine(requested, model).label
+
+
+def engine_params(requested: str, model: str) -> dict[str, str]:
+    """The run parameters ``engine`` (its name, which ``--engine`` takes back) and
+    ``compute_type`` of the engine that ``--engine requested`` runs ``model`` on; none for a
+    model behind an OpenAI-compatible endpoint."""
+    from llmops_magics.models._openai import is_remote
+
+    return {} if is_remote(model) else describe(choose_engine(requested, model))
 
 
 def describe(choice: EngineChoice) -> dict[str, Any]:

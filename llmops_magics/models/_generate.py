@@ -75,7 +75,8 @@ class GenerationParams(Config):
     engine: str = option(
         AUTO,
         help="auto (the fast CPU engine where it passed the quality guard, else torch), torch "
-        "(exact float32), ctranslate2-float32 or ctranslate2 (int8)",
+        "(exact float32), onnxruntime-genai (int8), onnxruntime-genai-fp32, ctranslate2-float32 "
+        "or ctranslate2 (int8)",
     )
 
     error_class = GenerationParamsError

@@ -121,6 +121,7 @@ class Session:
         self.cache = GenerationCache.for_workspace()
         self.generated = 0
         self.identities: dict[str, str] = {}
+        self.engines: dict[str, str] = {}
         self.templates: dict[str, tuple[PromptVersion, Template]] = {}
         self.memo: dict[tuple[str, str], list[str]] = {}
         self.steps: dict[str, list[Step]] = {}
@@ -135,6 +136,22 @@ class Session:
         if spec not in self.identities:
             self.identities[spec] = model_identity(spec)
         return self.identities[spec]
+
+    def engine(self, spec: str) -> str:
+        """The engine that generates with model ``spec`` in this call (``auto`` resolved, e.g.
+        ``onnxruntime-genai (int8)``): part of the cache key and of the run's lineage."""
+        if spec not in self.engines:
+            from llmops_magics.models import resolved_engine
+
+            self.engines[spec] = resolved_engine(self.params.engine, spec)
+        return self.engines[spec]
+
+    def engines_param(self, specs: Sequence[str]) -> str:
+        """The engines of ``specs`` as one run parameter (``model=engine``, comma-separated,
+        or the engine alone for one model)."""
+        if len(specs) == 1:
+            return self.engine(specs[0])
+        return ", ".join(f"{spec}={self.engine(spec)}" for spec in specs)
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -216,7 +233,9 @@ class Session:
         """Generations for ``prompts`` with model ``spec``: stored ones, the rest generated."""
         global generation_count
         identity = self.identity(spec)
-        keys = [cache_key(identity, p, self.key_params) for p in prompts]
+        # the engine that runs, not "auto": an int8 engine's outputs never answer for torch's
+        key_params = self.key_params | {"engine": self.engine(spec)}
+        keys = [cache_key(identity, p, key_params) for p in prompts]
         found = self.cache.get_many(sorted(set(keys)))
         before = set(found)
         misses: dict[str, str] = {}

@@ -51,6 +51,7 @@ def log_prompt_run(result: PromptRun, versions: list[PromptVersion], session: Se
                 "reference": result.reference or "",
             }
             | session.params.params()
+            | {"engine": session.engines_param(result.models)}  # the engine that ran, not auto
         )
         run.log_metrics(_metrics(result, frame))
         run.log_text(frame.to_json(orient="records", lines=True), "prompt_run.jsonl")
@@ -93,7 +94,8 @@ def _trace_fresh(session: Session, run_id: str, traces: tracking.Traces) -> dict
             span_type="LLM",
             inputs={"prompt": f.prompt},
             attributes={"model": f.spec, "prompt_uri": f"prompts:/{f.step}/{f.version}"}
-            | session.params.to_dict(),
+            | session.params.to_dict()
+            | {"engine": session.engine(f.spec)},
             tags={tracking.MODEL: f.spec, tracking.RUN_ID: run_id, tracking.PROMPT: f.step},
             start_time_ns=f.start_ns,
             run_id=run_id,
@@ -145,6 +147,7 @@ def log_chain(result: ChainRun, session: Session, digest: str) -> None:
             {"steps": ",".join(result.steps), "models": ",".join(result.models)}
             | {"n_examples": result.n_examples}
             | session.params.params()
+            | {"engine": session.engines_param(result.models)}  # the engine that ran, not auto
         )
         for spec in result.models:
             ids = [
@@ -178,7 +181,11 @@ def _trace_row(
         f"chain {' → '.join(result.steps)}",
         span_type="CHAIN",
         inputs={k: _jsonable(v) for k, v in session.rows[i].items()},
-        attributes={"model": spec, "steps": json.dumps(result.steps)},
+        attributes={
+            "model": spec,
+            "engine": session.engine(spec),
+            "steps": json.dumps(result.steps),
+        },
         tags={tracking.MODEL: spec, tracking.RUN_ID: run_id, tracking.STAGE: "chain"},
         start_time_ns=steps[0].start_ns,
         run_id=run_id,

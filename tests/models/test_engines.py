@@ -1,6 +1,7 @@
-"""Generation engines: the choice (auto, named, refused), CTranslate2 against torch on the tiny
-model, conversion cached by content hash, adapters merged once per version, streaming, stop
-strings, seeds, lineage in the run, and the flags and session default."""
+"""Generation engines: the choice (auto, named, refused, fallbacks), CTranslate2 against torch on
+the tiny model, conversion cached by content hash, adapters merged once per version, streaming,
+stop strings, seeds, lineage in the run, and the flags and session default. ONNX Runtime GenAI's
+tests are in test_engines_ortgenai.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from llmops_magics import models
 from llmops_magics.errors import GenerationError
-from llmops_magics.models import _ctranslate2, _engines
+from llmops_magics.models import _conversion, _ctranslate2, _engines, _ortgenai
 from llmops_magics.testing import make_tiny_adapter
 
 PROMPTS = ["What is AI?", "Tell me a joke.", "How are you?", "Numbers", "Why?"]
@@ -52,14 +53,19 @@ def test_auto_picks_the_guarded_engine_on_the_cpu_only_for_its_base(tiny_model, 
     assert models.choose_engine("auto", local).engine.name == "torch"  # not guarded
     embedded = models.ModelRef(spec="smollm2", kind="embedded", path=local.path)
     choice = models.choose_engine("auto", embedded)
-    assert choice.engine.name == models.QUALITY_GUARDED["smollm2"]
-    assert choice.engine.name.startswith("ctranslate2") and "quality guard" in choice.reason
+    assert models.QUALITY_GUARDED["smollm2"] == ("onnxruntime-genai", "ctranslate2-float32")
+    assert choice.label == "onnxruntime-genai (int8)" and "quality guard" in choice.reason
     monkeypatch.setattr(_engines, "_device", lambda: "cuda")
     assert models.choose_engine("auto", embedded).engine.name == "torch"
     monkeypatch.setattr(_engines, "_device", lambda: "cpu")
+    # ONNX Runtime GenAI not installed: the next guarded engine, then torch
+    monkeypatch.setattr(_ortgenai.OrtGenAIEngine, "available", lambda self: "no ort")
+    choice = models.choose_engine("auto", embedded)
+    assert choice.label == "ctranslate2-float32 (float32)" and "no ort" in choice.reason
     monkeypatch.setattr(_ctranslate2.CTranslate2Engine, "available", lambda self: "not here")
     choice = models.choose_engine("auto", embedded)
-    assert choice.engine.name == "torch" and "not here" in choice.reason
+    assert choice.engine.name == "torch"
+    assert "not here" in choice.reason and "no ort" in choice.reason
 
 
 def test_a_named_engine_that_cannot_serve_the_model_says_why(tiny_model, tmp_path):
@@ -89,7 +95,7 @@ def test_conversion_is_cached_by_content_hash(tiny_model, tmp_path, engine_cache
     def no_hashing(path):
         raise AssertionError("hashed again")
 
-    monkeypatch.setattr(_ctranslate2, "weights_hash", no_hashing)
+    monkeypatch.setattr(_conversion, "weights_hash", no_hashing)
     assert _ctranslate2.converted_dir(ref, "int8") == first  # found by identity, not hashed
 
 
@@ -163,4 +169,5 @@ def test_engine_flag_and_session_default(ip, tiny_model):
 
 def test_engine_names_list_auto_and_the_builtin_engines():
     assert models.engine_names()[:1] == ["auto"]
-    assert {"torch", "ctranslate2", "ctranslate2-float32"} <= set(models.engine_names())
+    names = set(models.engine_names())
+    assert {"torch", "ctranslate2", "ctranslate2-float32", "onnxruntime-genai"} <= names
