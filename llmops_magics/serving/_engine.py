@@ -2,7 +2,8 @@
 
 One engine (a thread) runs per base model. It takes the first waiting request, lets others join
 for ``batch_wait_ms``, and runs every waiting request that decodes the same way (greedy, or the
-same temperature/top_p/seed) as one left-padded ``model.generate`` call. Adapters of that base
+same temperature/top_p without a seed) as one left-padded ``model.generate`` call; a sampled
+request with a seed runs alone, so its text depends on its seed only. Adapters of that base
 ride in the same batch through PEFT's mixed-adapter forward (``adapter_names``): nothing is
 reloaded or switched between requests. A transformers ``StoppingCriteria`` follows every row at
 every step: it streams the row's new text, ends a row on its end token, its own ``max_tokens``
@@ -79,6 +80,13 @@ class Job:
     @property
     def prompt_tokens(self) -> int:
         return len(self.prompt_ids)
+
+
+def _alone_if_seeded(job: Job) -> tuple[Any, ...]:
+    """A key part no other job shares, for a sampled request with a seed (one random stream
+    serves a whole batch, so in company its sample would depend on the others)."""
+    sampling = job.sampling
+    return (id(job),) if not sampling.greedy and sampling.seed is not None else ()
 
 
 class _Row:
@@ -238,8 +246,9 @@ class Engine:
 
     @staticmethod
     def _key(job: Job) -> tuple[Any, ...]:
-        """Jobs with equal keys can share a batch."""
-        return job.sampling.key
+        """Jobs with equal keys can share a batch. A seeded sampled request runs alone: its text
+        then depends on its seed only, not on the requests that came with it."""
+        return (*job.sampling.key, *_alone_if_seeded(job))
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
@@ -342,7 +351,7 @@ class SeamEngine(Engine):
 
     @staticmethod
     def _key(job: Job) -> tuple[Any, ...]:
-        alone = (id(job),) if job.stream else ()
+        alone = (id(job),) if job.stream else _alone_if_seeded(job)
         return (job.sampling.key, job.max_tokens, job.stop, job.chat, *alone)
 
     def _run(self, jobs: list[Job]) -> None:

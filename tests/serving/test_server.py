@@ -111,6 +111,18 @@ def test_decoding_fields_stop_cap_and_seed(served: Any) -> None:
     a = _chat(served, "a2", QUESTIONS[0], **kw).choices[0].message.content
     b = _chat(served, "a2", QUESTIONS[0], **kw).choices[0].message.content
     assert a == b
+    # in company (requests with the same settings at once) the seed still gives the same text
+    crowd: dict[str, str] = {}
+
+    def one(question: str) -> None:
+        crowd[question] = _chat(served, "a2", question, **kw).choices[0].message.content
+
+    threads = [threading.Thread(target=one, args=(q,)) for q in QUESTIONS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert crowd[QUESTIONS[0]] == a
 
 
 def test_unknown_model_and_bad_key(served: Any) -> None:
