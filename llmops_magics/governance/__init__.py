@@ -24,8 +24,10 @@ The modules' contract (each module's own docstrings say more):
 from typing import TYPE_CHECKING
 
 from llmops_magics._lazy import lazy_exports
-from llmops_magics.governance import _lineage  # noqa: F401  (registered versions in the lineage graph)
-from llmops_magics.governance import _card  # noqa: F401  (model cards in the lineage graph)
+from llmops_magics.governance import (
+    _card,  # noqa: F401  (model cards in the lineage graph)
+    _lineage,  # noqa: F401  (registered versions in the lineage graph)
+)
 
 if TYPE_CHECKING:
     from llmops_magics.governance._audit import (

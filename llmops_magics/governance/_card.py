@@ -31,6 +31,7 @@ __all__ = [
     "HUMAN_SECTIONS",
     "SECTIONS",
     "CardResult",
+    "collect_cards",
     "load_card",
     "model_card",
 ]
@@ -430,3 +431,23 @@ def load_card(spec: str) -> Any:
             hint=f"Write one with %llmops card {name}/{v.version}.",
         )
     return ModelCard.load(t.download(runs[0].info.run_id, CARD_FILE))
+
+
+def collect_cards(snap: Any, b: Any) -> None:
+    """Lineage: each stored card hangs from the version it describes."""
+    for run in snap.runs:
+        tags = run.data.tags
+        if tags.get(tracking.STAGE) == CARD_STAGE and tags.get(CARD_MODEL):
+            spec = f"{tags[CARD_MODEL]}/{tags.get(CARD_VERSION, '')}"
+            b.define(run.info.run_id, "card", f"card {spec}")
+            b.link(b.model(f"models:/{spec}"), run.info.run_id, "described-by")
+
+
+def _register_lineage() -> None:
+    from llmops_magics import lineage
+
+    lineage.register_kind("card", "a model card of a registered version", "#8338ec")
+    lineage.register_collector("cards", collect_cards)
+
+
+_register_lineage()

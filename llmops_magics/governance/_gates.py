@@ -94,6 +94,7 @@ class Evidence:
     ratings: Any = None  # a feedback frame (pandas), rows of this version only
     signoffs: list[Any] = field(default_factory=list)
     ui: str = ""
+    all_evals: list[EvalRun] = field(default_factory=list, repr=False)
 
     def link(self, run: EvalRun | None) -> str:
         if run is None or not self.ui:
@@ -185,22 +186,27 @@ def version_specs(name: str, version: Any) -> list[str]:
     return specs
 
 
-def _eval_runs(t: tracking.Tracker, specs: list[str]) -> list[EvalRun]:
-    found: dict[str, EvalRun] = {}
-    for spec in specs:
-        quoted = spec.replace("'", "\\'")
+def _all_eval_runs(t: tracking.Tracker) -> list[EvalRun]:
+    """Every finished eval run, newest first (one search: MLflow filters cannot ask a tag for
+    one of several values, and the holder's runs are among them too)."""
+    found = [
+        EvalRun(
+            run.info.run_id,
+            run.info.experiment_id,
+            int(run.info.start_time or 0),
+            dict(run.data.metrics),
+            dict(run.data.tags),
+        )
         for run in t.find_runs(
-            stage=_EVAL_STAGE,
-            filter=f"tags.`{tracking.MODEL}` = '{quoted}' and attributes.status = 'FINISHED'",
-        ):
-            found[run.info.run_id] = EvalRun(
-                run.info.run_id,
-                run.info.experiment_id,
-                int(run.info.start_time or 0),
-                dict(run.data.metrics),
-                dict(run.data.tags),
-            )
-    return sorted(found.values(), key=lambda r: r.start_time, reverse=True)
+            stage=_EVAL_STAGE, filter="attributes.status = 'FINISHED'", limit=100_000
+        )
+    ]
+    return sorted(found, key=lambda r: r.start_time, reverse=True)
+
+
+def _of(runs: list[EvalRun], specs: list[str]) -> list[EvalRun]:
+    wanted = set(specs)
+    return [r for r in runs if r.tags.get(tracking.MODEL) in wanted]
 
 
 def _ratings(specs: list[str]) -> Any:
@@ -218,19 +224,24 @@ def _ui(t: tracking.Tracker) -> str:
     return str(lineage.ui_base(t.uri))
 
 
-def collect(name: str, version: str | int, alias: str | None = None) -> Evidence:
+def collect(
+    name: str, version: str | int, alias: str | None = None, *, records: list[Any] | None = None
+) -> Evidence:
     """The evidence the store holds now about ``name`` version ``version`` (for ``alias``: the
-    version that holds it now is the one a regression is measured against)."""
-    from llmops_magics.governance import _registry
+    version that holds it now is the one a regression is measured against). ``records``: the
+    model's audit records when the caller has read them already."""
+    from llmops_magics.governance import _audit, _registry
     from llmops_magics.governance._signoff import signoffs
 
     v = _registry.get_version(name, str(version))
     specs = version_specs(name, v)
     t = tracking.tracker()
     ev = Evidence(name, str(v.version), None, v.author or "", specs, ui=_ui(t))
-    ev.evals = _eval_runs(t, specs)
+    ev.all_evals = _all_eval_runs(t)
+    ev.evals = _of(ev.all_evals, specs)
     ev.ratings = _ratings(specs)
-    ev.signoffs = signoffs(name, ev.version)
+    trail = _audit.records(name) if records is None else records
+    ev.signoffs = signoffs(name, ev.version, records=trail)
     return for_alias(ev, alias, _registry.versions(name)) if alias else ev
 
 
@@ -243,8 +254,7 @@ def for_alias(ev: Evidence, alias: str | None, versions: list[Any]) -> Evidence:
     if holder is not None and str(holder.version) != ev.version:
         out.holder = str(holder.version)
         out.holder_specs = version_specs(ev.name, holder)
-        t = tracking.tracker()
-        out.holder_eval_ids = {r.run_id for r in _eval_runs(t, out.holder_specs)}
+        out.holder_eval_ids = {r.run_id for r in _of(ev.all_evals, out.holder_specs)}
     return out
 
 
@@ -463,11 +473,11 @@ def check(rules: AliasPolicy, ev: Evidence) -> list[GateResult]:
 # -- the policy of a model, and evaluate ---------------------------------------------------------
 
 
-def current_policy(name: str) -> Policy:
+def current_policy(name: str, *, records: list[Any] | None = None) -> Policy:
     """The policy stored with model ``name``: the latest one :func:`set_policy` recorded."""
     from llmops_magics.governance._policy import model_policy
 
-    return model_policy(name)
+    return model_policy(name, records=records)
 
 
 def evaluate(
@@ -494,11 +504,13 @@ def evaluate(
     GateReport
         A list-like of :class:`GateResult` (``pass``, ``fail`` or ``missing``); ``.passed``.
     """
-    from llmops_magics.governance import _registry
+    from llmops_magics.governance import _audit, _registry
 
-    pol = current_policy(name) if policy is None else load_policy(policy)
+    _registry.get_version(name, str(version))  # an unknown model or version first
+    trail = _audit.records(name)  # read once: the policy and the sign-offs
+    pol = current_policy(name, records=trail) if policy is None else load_policy(policy)
     chosen = [pol.for_alias(alias)] if alias is not None else list(pol.aliases.values())
-    ev = collect(name, version)
+    ev = collect(name, version, records=trail)
     known = _registry.versions(name)
     results: list[GateResult] = []
     for rules in chosen:

@@ -13,7 +13,8 @@ A policy names, for each alias, the gates a version must pass to hold it::
           - agreement: {min: 0.4}
           - bias: {max_gap: 0.1}
           - signoffs: {min: 1}
-        allow_override: true
+        allow_override: true      # a recorded break-glass: promote --override --reason TEXT
+        auto_promote: false       # a pipeline promotes by itself when every gate passes
 
 The policy is versioned with the model: :func:`set_policy` appends it to the model's audit
 trail, and gates read the latest one. Every error names the line of the YAML it is about.
@@ -94,6 +95,8 @@ class AliasPolicy:
     alias: str
     gates: tuple[Gate, ...] = ()
     allow_override: bool = False
+    #: a pipeline may promote by itself when every gate passes (otherwise a human promotes)
+    auto_promote: bool = False
 
 
 @dataclass(frozen=True)
@@ -376,12 +379,12 @@ def _alias(source: str, alias: str, body: Any, line: int) -> AliasPolicy:
             f"{alias}: {{gates: [...], allow_override: false}}.",
         )
     for key in body:
-        if key not in ("gates", "allow_override"):
+        if key not in ("gates", "allow_override", "auto_promote"):
             raise _fail(
                 source,
                 _key_line(body, key, line),
                 f"alias {alias!r}: unknown key {key!r}.",
-                "An alias takes gates and allow_override.",
+                "An alias takes gates, allow_override and auto_promote.",
             )
     gates = body.get("gates", [])
     if not isinstance(gates, list):
@@ -392,17 +395,21 @@ def _alias(source: str, alias: str, body: Any, line: int) -> AliasPolicy:
             "Write each gate on a line starting with '- '.",
         )
     lines = getattr(gates, "item_lines", [line] * len(gates))
-    allow = body.get("allow_override", False)
-    if not isinstance(allow, bool):
-        raise _fail(
-            source,
-            _key_line(body, "allow_override", line),
-            f"allow_override must be true or false, got {allow!r}.",
-            "true lets %llmops promote --override --reason TEXT break the glass.",
-        )
-    return AliasPolicy(
-        alias, tuple(_gate(source, g, n) for g, n in zip(gates, lines, strict=True)), allow
-    )
+    flags = {}
+    for key, what in (
+        ("allow_override", "true lets %llmops promote --override --reason TEXT break the glass."),
+        ("auto_promote", "true lets a pipeline promote by itself when every gate passes."),
+    ):
+        flags[key] = body.get(key, False)
+        if not isinstance(flags[key], bool):
+            raise _fail(
+                source,
+                _key_line(body, key, line),
+                f"{key} must be true or false, got {flags[key]!r}.",
+                what,
+            )
+    gated = tuple(_gate(source, g, n) for g, n in zip(gates, lines, strict=True))
+    return AliasPolicy(alias, gated, flags["allow_override"], flags["auto_promote"])
 
 
 def load_policy(policy: Policy | str | Path) -> Policy:
@@ -447,11 +454,13 @@ def set_policy(name: str, policy: Policy | str | Path, *, user: str | None = Non
     return parsed
 
 
-def model_policy(name: str) -> Policy:
-    """The policy stored with model ``name`` (the latest :func:`set_policy`)."""
+def model_policy(name: str, *, records: list[Any] | None = None) -> Policy:
+    """The policy stored with model ``name`` (the latest :func:`set_policy`); ``records``: the
+    model's audit records when the caller has read them already."""
     from llmops_magics.governance import _audit
 
-    stored = [r for r in _audit.records(name) if r.kind == POLICY_KIND]
+    trail = _audit.records(name) if records is None else records
+    stored = [r for r in trail if r.kind == POLICY_KIND]
     if not stored:
         raise PolicyError(
             f"The model {name!r} has no policy yet.",

@@ -134,12 +134,15 @@ def request_changes(name: str, version: str | int, **kwargs: Any) -> SignOff:
     return sign_off(name, version, "request_changes", **kwargs)
 
 
-def signoffs(name: str, version: str | int | None = None) -> list[SignOff]:
-    """The sign-offs recorded on ``name`` (of one version), oldest first."""
+def signoffs(
+    name: str, version: str | int | None = None, *, records: list[Any] | None = None
+) -> list[SignOff]:
+    """The sign-offs recorded on ``name`` (of one version), oldest first; ``records``: the
+    model's audit records when the caller has read them already."""
     from llmops_magics.governance import _audit
 
     out = []
-    for rec in _audit.records(name):
+    for rec in _audit.records(name) if records is None else records:
         if rec.kind != SIGNOFF_KIND:
             continue
         p = rec.payload

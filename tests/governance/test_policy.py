@@ -23,6 +23,7 @@ aliases:
   staging:
     gates:
       - signoffs: 0
+    auto_promote: true
 """
 
 
@@ -45,6 +46,8 @@ def test_a_policy_is_parsed_with_each_gate_and_its_line() -> None:
     assert champion.gates[0].label == "bleu >= 0.1 (lower_bound)"
     assert pol.for_alias("staging").gates[0].settings == {"min": 0}
     assert pol.for_alias("staging").allow_override is False
+    assert pol.for_alias("staging").auto_promote is True
+    assert champion.auto_promote is False
     assert len(pol.hash) == 16 and pol.hash == parse_policy(GOOD).hash
 
 
