@@ -115,9 +115,14 @@ def resume(
     Parameters
     ----------
     run
-        The run id (or ``run:<id>``).
+        The run id (or ``run:<id>``, or a registered version ``models:/NAME/V`` /
+        ``models:/NAME@ALIAS``: the run it was registered from).
     """
     run_id = run.removeprefix("run:").strip()
+    if run_id.startswith("models:/"):
+        from llmops_magics import models
+
+        run_id = models.resolve(run_id).meta.get("run_id") or run_id
     tracker = tracking.tracker()
     root, checkpoint = resumable(tracker, run_id)
     saved = SavedRun.load(root)

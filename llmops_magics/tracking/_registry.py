@@ -148,17 +148,26 @@ class ModelRegistry:
         description: str | None = None,
         logged_model: bool = True,
     ) -> Any:
-        """A new version of ``name`` (which must exist). With ``run_id`` and ``logged_model``, an
-        MLflow 3 LoggedModel is made from that run first and the version is registered from it
-        (its id in the :data:`LOGGED_MODEL` tag), so the MLflow UI links version, model and run.
+        """A new version of ``name`` (which must exist), registered from an MLflow 3
+        LoggedModel made for it (linked to ``run_id`` when there is one; its id in the
+        :data:`LOGGED_MODEL` tag), so the MLflow UI links version, model and run. ``source``
+        (where the files are) is kept in the LoggedModel's tags: a tracking server refuses a
+        local path as a version's source.
         """
         all_tags = {str(k): str(v) for k, v in tags.items()}
         model_id = None
-        if run_id and logged_model:
+        if logged_model:
             self.tracker.activate()  # the registry resolves models:/m-... through the global URI
-            experiment = self.client.get_run(run_id).info.experiment_id
+            experiment = (
+                self.client.get_run(run_id).info.experiment_id
+                if run_id
+                else self.tracker.experiment_id
+            )
             made = self.client.create_logged_model(
-                experiment, name=name, source_run_id=run_id, tags={SPEC: all_tags.get(SPEC, "")}
+                experiment,
+                name=name,
+                source_run_id=run_id,
+                tags={SPEC: all_tags.get(SPEC, ""), "llmops.source": source},
             )
             self.client.finalize_logged_model(made.model_id, "READY")
             model_id = made.model_id

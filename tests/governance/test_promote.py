@@ -143,3 +143,101 @@ def test_two_promotions_at_once_one_wins(bot, tiny_model, monkeypatch):
     assert [r.kind for r in governance.records(name)].count("promote") == 1
     assert governance.verify(name).ok
     assert _audit.head(name) == len(governance.records(name))
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(gov_workspace, tmp_path_factory):
+    """A real ``mlflow server`` on 127.0.0.1 (its own SQLite store, copied from a migrated one so
+    it starts without migrations), stopped after the module."""
+    import os
+    import socket
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    tracking.tracker()  # the module's store exists and is migrated
+    root = tmp_path_factory.mktemp("mlflow-server")
+    with (
+        sqlite3.connect(gov_workspace / "mlflow.db") as src,
+        sqlite3.connect(root / "server.db") as dst,
+    ):
+        src.backup(dst)  # the WAL's pages too
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--workers", "1"]
+    cmd += ["--artifacts-destination", str(root / "artifacts")]
+    log = open(root / "server.log", "wb")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((root / "server.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+        yield url, root / "server.db"
+    finally:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        log.close()
+
+
+@pytest.mark.slow  # starting mlflow server takes 20 s quiet, minutes on a loaded machine
+def test_against_a_real_mlflow_server(mlflow_server, tiny_model, tmp_path, monkeypatch):
+    """Versions, the policy, sign-offs, promotion and the audit trail all live on the server:
+    a fresh workspace pointed at it sees them, and tampering there is found."""
+    import sqlite3
+
+    from llmops_magics import models, workspace
+    from llmops_magics.governance import _policy, _signoff
+
+    url, db = mlflow_server
+    monkeypatch.setenv("LLMOPS_TRACKING_URI", url)
+    workspace.use(tmp_path / ".llmops")
+    try:
+        v = governance.register(str(tiny_model), "srv-bot", author="alice")
+        assert v.version == "1" and v.tags[tracking.LOGGED_MODEL].startswith("m-")
+        _policy.set_policy("srv-bot", "aliases: {champion: {gates: [{signoffs: {min: 1}}]}}")
+        with pytest.raises(governance.PromotionBlockedError, match="missing"):
+            _promote.promote("srv-bot", 1, "champion", user="carol")
+        _signoff.approve("srv-bot", 1, user="bob")
+        _promote.promote("srv-bot", 1, "champion", user="carol")
+        assert models.resolve("models:/srv-bot@champion").path == tiny_model
+        workspace.use(tmp_path / "another" / ".llmops")  # nothing local: all on the server
+        assert [r.kind for r in governance.records("srv-bot")] == [
+            "register",
+            "policy",
+            "signoff",
+            "promote",
+        ]
+        assert governance.verify("srv-bot").ok
+        run_id = tracking.model_registry().records_run("srv-bot")
+        with sqlite3.connect(db) as con:
+            con.execute(
+                "UPDATE params SET value = replace(value, 'carol', 'mallory') "
+                "WHERE run_uuid = ? AND key = 'audit.000004'",
+                (run_id,),
+            )
+        tracking.model_registry().client.delete_registered_model_alias("srv-bot", "champion")
+        found = {(f.seq, f.problem) for f in governance.verify("srv-bot").findings}
+        assert found == {(4, "edited"), (None, "alias")}
+    finally:
+        workspace.use(None)

@@ -117,3 +117,14 @@ def test_bad_registrations_store_nothing(adapter_run):
     with pytest.raises(ModelNotFoundError, match="logged no adapter"):
         governance.register(f"run:{run.id}", "nothing-bot")
     assert tracking.model_registry().get_model("nothing-bot") is None
+
+
+def test_finetune_resume_takes_a_registered_version(adapter_run):
+    from llmops_magics import finetune
+
+    spec = adapter_run(seed=6)
+    governance.register(spec, "resume-bot", author="erin")
+    run_id = spec.removeprefix("run:")
+    # the version's run is found (it kept no checkpoints, so there is nothing to resume)
+    with pytest.raises(finetune.FineTuneError, match=f"The run '{run_id}' is not a fine-tuning"):
+        finetune.resume("models:/resume-bot/1")
