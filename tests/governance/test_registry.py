@@ -128,3 +128,21 @@ def test_finetune_resume_takes_a_registered_version(adapter_run):
     # the version's run is found (it kept no checkpoints, so there is nothing to resume)
     with pytest.raises(finetune.FineTuneError, match=f"The run '{run_id}' is not a fine-tuning"):
         finetune.resume("models:/resume-bot/1")
+
+
+def test_an_alias_that_moves_resolves_to_the_new_weights(adapter_run):
+    """What a server's re-resolve sees: the alias's spec names other weights after a move."""
+    first, second = adapter_run(seed=7), adapter_run(seed=8)
+    for spec in (first, second):
+        governance.register(spec, "moving-bot", author="erin")
+    reg = tracking.model_registry()
+    reg.set_alias("moving-bot", "champion", "1")
+    before = models.resolve("models:/moving-bot@champion")
+    reg.set_alias("moving-bot", "champion", "2")
+    after = models.resolve("models:/moving-bot@champion")
+    assert before.identity != after.identity
+    assert (before.content_hash, after.content_hash) == (
+        models.resolve(first).content_hash,
+        models.resolve(second).content_hash,
+    )
+    assert after.meta["registered_version"] == "2"
