@@ -241,3 +241,35 @@ def test_against_a_real_mlflow_server(mlflow_server, tiny_model, tmp_path, monke
         assert found == {(4, "edited"), (None, "alias")}
     finally:
         workspace.use(None)
+
+
+def test_nothing_half_written_when_a_step_fails(bot, tiny_model, monkeypatch):
+    """A registration whose record cannot be written leaves no version; a promotion whose alias
+    cannot be moved is reverted in the trail, which still verifies."""
+    from llmops_magics.governance import _registry
+
+    before = [v.version for v in governance.versions(bot)]
+
+    def refuse(*args, **kwargs):
+        raise governance.AuditError("the store is read-only")
+
+    with monkeypatch.context() as m:
+        m.setattr(_audit, "append", refuse)
+        with pytest.raises(governance.AuditError, match="read-only"):
+            _registry.register(str(tiny_model), bot, author="alice")
+    assert [v.version for v in governance.versions(bot)] == before
+
+    holder = governance.get_version(bot, "champion").version
+    other = "2" if holder == "1" else "1"
+    reg = type(tracking.model_registry())
+
+    def broken(self, *args, **kwargs):
+        raise tracking.TrackingError("connection lost")
+
+    with monkeypatch.context() as m:
+        m.setattr(reg, "set_alias", broken)
+        with pytest.raises(tracking.TrackingError, match="connection lost"):
+            _promote.promote(bot, other, "champion", user="carol", override=True, reason="x")
+    assert governance.get_version(bot, "champion").version == holder
+    assert [r.kind for r in governance.records(bot)][-2:] == ["override", "revert"]
+    assert governance.verify(bot).ok
