@@ -165,7 +165,7 @@ def browser() -> Iterator[Any]:
         pytest.skip(why)
     from playwright.sync_api import expect, sync_playwright
 
-    expect.set_options(timeout=90_000)  # kernels start and panels fill on 2 busy cores
+    expect.set_options(timeout=180_000)  # kernels start and panels fill on 2 busy cores
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -184,18 +184,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _CALL = pytest.StashKey[bool]()
 
 
+@pytest.fixture(scope="session")
+def browser_context(browser: Any) -> Iterator[Any]:
+    """One browser context for the session: its cache holds JupyterLab's and Notebook 7's
+    scripts after their first load, so each later page loads them without fetching and
+    compiling them again (each test still opens its own page and its own notebook)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    yield context
+    context.close()
+
+
 @pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+def page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page of a normal notebook width (1280; 1400 high, so that the tallest panel fits
     below Notebook 7's fixed toolbar in its screenshot); a failed test leaves its picture."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1400})
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)
+    pg = browser_context.new_page()
+    pg.set_default_timeout(180_000)
     yield pg
     if request.node.stash.get(_CALL, False):
         SHOTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(SHOTS / f"FAILED-{request.node.name}.png"), full_page=True)
-    context.close()
+    pg.close()
 
 
 @pytest.fixture(params=["lab", "notebook"])
@@ -322,16 +331,22 @@ def notebook(jupyter: Server, page: Any, ui: str, ws: Path) -> Any:
 
 @pytest.fixture
 def exported(jupyter: Server, browser: Any) -> Iterator[Any]:
-    """``exported(nb)``: the notebook's HTML export, as a user makes it (``jupyter nbconvert
-    --to html``, with the set-up's configuration), open in Chromium with the network blocked."""
+    """``exported(nb)``: the notebook's HTML export as a user makes it, with the set-up's
+    configuration, open in Chromium with the network blocked. The JupyterLab notebook is exported
+    by ``jupyter nbconvert --to html``, the Notebook 7 one by the server (File > Save and Export
+    Notebook As > HTML): each way once, not twice."""
     contexts: list[Any] = []
 
     def export(nb: NotebookPage) -> Any:
-        jupyter_cmd = Path(sys.executable).with_name("jupyter")
-        subprocess.run(
-            [str(jupyter_cmd), "nbconvert", "--to", "html", nb.name],
-            cwd=jupyter.root, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        target = (jupyter.root / nb.name).with_suffix(".html")
+        if nb.ui == "lab":
+            subprocess.run(
+                [str(Path(sys.executable).with_name("jupyter")), "nbconvert", "--to", "html",
+                 nb.name],
+                cwd=jupyter.root, check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+        else:
+            target.write_text(jupyter.get(f"/nbconvert/html/{nb.name}?download=true"))
         context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
         contexts.append(context)
         fetched: list[str] = []
@@ -342,7 +357,7 @@ def exported(jupyter: Server, browser: Any) -> Iterator[Any]:
 
         context.route("http*://**/*", block)
         pg = context.new_page()
-        pg.goto((jupyter.root / nb.name).with_suffix(".html").as_uri())
+        pg.goto(target.as_uri())
         pg.fetched = fetched  # what the page tried to load from a network (all blocked)
         return pg
 
