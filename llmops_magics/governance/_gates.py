@@ -102,8 +102,9 @@ class Evidence:
         return f"{self.ui}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
 
     def digest(self) -> str:
-        """A hash of the evidence (eval runs and their metrics, the holder, the ratings), the
-        one a sign-off records as what its approver saw; sign-offs themselves are not part of it."""
+        """A hash of the evidence (the eval runs with their metrics, comparisons included, and the
+        ratings), the one a sign-off records as what its approver saw; it is the same whichever
+        alias the version is judged for, and sign-offs themselves are not part of it."""
         ratings = self.ratings
         rated: list[Any] = []
         if ratings is not None and len(ratings):
@@ -114,7 +115,6 @@ class Evidence:
                 (r.run_id, sorted((k, round(v, 9)) for k, v in r.metrics.items()))
                 for r in self.evals
             ),
-            "holder": self.holder,
             "ratings": rated,
         }
         text = json.dumps(payload, sort_keys=True, default=str)
