@@ -334,6 +334,11 @@ class Engine:
                 row.finish("length")
 
 
+#: rows per engine call at most (ONNX Runtime GenAI's models take batches of up to 32; a larger
+#: gathered batch runs as several calls of this size)
+_SEAM_BATCH = 32
+
+
 class SeamEngine(Engine):
     """The batching thread of a model that a generation engine of the seam serves
     (``models.choose_engine``: CTranslate2 for SmolLM2 on a CPU under ``auto``).
@@ -366,7 +371,7 @@ class SeamEngine(Engine):
             temperature=max(sampling.temperature, 0.0),
             top_p=sampling.top_p,
             seed=sampling.seed if sampling.seed is not None else random.randrange(2**31),
-            batch_size=len(jobs),
+            batch_size=min(len(jobs), _SEAM_BATCH),
             chat=first.chat,
             stop=list(first.stop),
         )
