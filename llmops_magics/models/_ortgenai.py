@@ -40,6 +40,8 @@ __all__ = ["OrtGenAIEngine", "built_dir"]
 SUPPORTED = ("llama", "mistral", "qwen2")
 #: the packages the engine and its builder import
 PACKAGES = ("onnxruntime_genai", "onnxruntime", "onnx", "onnx_ir", "onnxscript")
+#: the most rows one generator takes (ONNX Runtime GenAI refuses more): larger batches are split
+MAX_ROWS = 32
 _MAX_LOADED = 3
 _LOADED: OrderedDict[str, LoadedModel] = OrderedDict()
 
@@ -241,7 +243,7 @@ def _batches(
 ) -> None:
     # Similar lengths share a batch (little padding); longest first, as the torch engine does.
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    size = params.batch_size
+    size = min(params.batch_size, MAX_ROWS)
     batches = [order[i : i + size] for i in range(0, len(order), size)]
     eos = _eos(loaded)
     view = _progress.channel("generate", progress if len(batches) > 1 else progress or False)
