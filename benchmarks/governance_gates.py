@@ -10,6 +10,7 @@ search), with the ratio.
 
     python benchmarks/governance_gates.py                 # 10,000 ratings, 50 eval runs
     python benchmarks/governance_gates.py --ratings 2000  # quicker
+    python benchmarks/governance_gates.py --store /tmp/gates  # build once, reuse after
 """
 
 from __future__ import annotations
@@ -91,14 +92,22 @@ def main() -> int:
     parser.add_argument("--ratings", type=int, default=10_000)
     parser.add_argument("--evals", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--store", help="keep the store in this folder: built when absent, reused when present"
+    )
     args = parser.parse_args()
 
-    from llmops_magics import feedback, governance, tracking
+    from llmops_magics import feedback, governance, tracking, workspace
 
     with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.store or tmp)
         started = time.perf_counter()
-        build(Path(tmp), args.ratings, args.evals)
-        print(f"store built in {time.perf_counter() - started:.1f} s")
+        if (root / ".llmops").exists():
+            workspace.use(root / ".llmops")
+            print(f"store reused from {root}")
+        else:
+            build(root, args.ratings, args.evals)
+            print(f"store built in {time.perf_counter() - started:.1f} s")
         t = tracking.tracker()
         filt = f"tags.`{tracking.MODEL}` = 'models:/bench/2'"
         ours, bare = [], []

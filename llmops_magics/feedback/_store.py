@@ -33,8 +33,11 @@ FEEDBACK_COLUMNS = [
 ]
 
 
-def rated_traces(tracker: tracking.Tracker) -> list[Any]:
-    """The traces of every experiment that are items of a rating panel, with their ratings."""
+def rated_traces(tracker: tracking.Tracker, models: list[str] | None = None) -> list[Any]:
+    """The traces of every experiment that are items of a rating panel, with their ratings;
+    ``models``: the ones that may hold ratings of these models (the rest are not read)."""
+    if models is not None:
+        return tracker.traces.of_models(models, tagged=RATED)
     return tracker.traces.search(f"tags.`{RATED}` = 'true'")
 
 
@@ -112,7 +115,9 @@ def load_feedback(
         where,
         {"model": model, "since": since, "mode": mode, "rater": rater, "history": history},
     )
-    rows = _rows(rated_traces(tracking.tracker()), f.history)
+    # a model's ratings are on traces tagged with it or in their metadata: only those are read
+    traces = rated_traces(tracking.tracker(), [f.model] if f.model else None)
+    rows = _rows(traces, f.history)
     frame = pd.DataFrame(rows, columns=[*FEEDBACK_COLUMNS, "latency_s"])
     if frame.empty:
         return frame

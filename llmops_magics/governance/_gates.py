@@ -210,12 +210,19 @@ def _of(runs: list[EvalRun], specs: list[str]) -> list[EvalRun]:
 
 
 def _ratings(specs: list[str]) -> Any:
+    """The ratings of this version's outputs (of any of its specs), newest last: each spec's
+    rated traces are read, not every rated trace of the store."""
+    import pandas as pd
+
     from llmops_magics import feedback
 
-    frame = feedback.load_feedback()
-    if frame.empty:
-        return frame
-    return frame[frame["model"].isin(specs)].reset_index(drop=True)
+    frames = [feedback.load_feedback(model=spec) for spec in dict.fromkeys(specs)]
+    found = [f for f in frames if not f.empty]
+    if len(found) < 2:
+        return found[0] if found else frames[0]
+    # load_feedback's own order: every rating has one model, so no row is in two frames
+    frame = pd.concat(found, ignore_index=True)
+    return frame.sort_values(["time", "assessment_id"], kind="stable").reset_index(drop=True)
 
 
 def _ui(t: tracking.Tracker) -> str:

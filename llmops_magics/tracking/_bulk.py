@@ -8,7 +8,9 @@ paged ``search_runs`` / ``search_traces``. Both give the same records.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llmops_magics.tracking._runs import Tracker
 
-__all__ = ["RunData", "RunInfo", "StoredRun", "read_all", "store_mark"]
+__all__ = ["RunData", "RunInfo", "StoredRun", "read_all", "read_traces", "store_mark"]
 
 
 @dataclass
@@ -147,6 +149,121 @@ def read_all(tracker: Tracker) -> tuple[list[Any], list[Any]]:
         return runs, tracker.traces.search(None)
     tracker.traces.flush()
     return _sql_runs(store), _sql_traces(store)
+
+
+class _Row:
+    """A database row read without the ORM, spelled as MLflow's SQL model (its attributes), so
+    that the model's own ``to_mlflow_entity`` converts it."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.__dict__ = fields
+
+
+class _Converted:
+    """An assessment already converted: what ``SqlTraceInfo.to_mlflow_entity`` asks of one."""
+
+    def __init__(self, entity: Any) -> None:
+        self.entity = entity
+
+    def to_mlflow_entity(self) -> Any:
+        return self.entity
+
+
+def _sql_some_traces(store: Any, criteria: list[Any]) -> list[Any]:
+    """The traces of active experiments that meet ``criteria``, read with four plain selects
+    (no ORM objects: building them was most of the time) and converted by MLflow's own SQL
+    models."""
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlAssessments,
+        SqlExperiment,
+        SqlTraceInfo,
+        SqlTraceMetadata,
+        SqlTraceTag,
+    )
+    from sqlalchemy import select
+
+    info, experiments = SqlTraceInfo.__table__, SqlExperiment.__table__
+    ids = (
+        select(info.c.request_id)
+        .join(experiments, info.c.experiment_id == experiments.c.experiment_id)
+        .where(experiments.c.lifecycle_stage == "active", *criteria)
+    )
+    with store.ManagedSessionMaker() as session:
+        found = session.execute(select(info).where(info.c.request_id.in_(ids)))
+        keys = list(found.keys())
+        rows: dict[str, Any] = {}
+        for values in found:
+            fields = dict(
+                zip(keys, values, strict=True), tags=[], request_metadata=[], assessments=[]
+            )
+            rows[fields["request_id"]] = _Row(fields)
+        for model, attr, key in (
+            (SqlTraceTag, "tags", "request_id"),
+            (SqlTraceMetadata, "request_metadata", "request_id"),
+            (SqlAssessments, "assessments", "trace_id"),
+        ):
+            table = model.__table__
+            found = session.execute(select(table).where(table.c[key].in_(ids)))
+            keys = list(found.keys())
+            at = keys.index(key)
+            for row in found:  # a tag's row is read as it is: .key and .value
+                if (trace := rows.get(row[at])) is None:
+                    continue
+                item: Any = row
+                if model is SqlAssessments:
+                    item = _Row(dict(zip(keys, row, strict=True)))
+                    item = _Converted(SqlAssessments.to_mlflow_entity(item))
+                getattr(trace, attr).append(item)
+    ordered = sorted(rows.values(), key=lambda t: (-t.timestamp_ms, t.request_id))
+    return [_Trace(SqlTraceInfo.to_mlflow_entity(t)) for t in ordered]
+
+
+def _like(value: str) -> str:
+    """A LIKE pattern that finds ``value`` as a JSON string in a JSON text column, or more: a
+    backslash (an escape character in some databases' LIKE) and the wildcards only widen it."""
+    return "%" + json.dumps(value).replace("\\", "_") + "%"
+
+
+def read_traces(
+    tracker: Tracker, models: Collection[str], *, tagged: str | None = None
+) -> list[Any]:
+    """The traces (with assessments, without spans) that name one of ``models``: by their
+    ``tracking.MODEL`` tag or in the metadata of one of their assessments (a trace shared by
+    the same output of two models carries the first one's tag); ``tagged``: only the traces
+    with that tag set to ``'true'``. Newest first, as :func:`read_all` gives them.
+
+    A SQL store is asked for these traces only; any other store (an MLflow server) gives every
+    trace with the ``tagged`` tag: the caller keeps the rows of its models, as it would have.
+    """
+    from llmops_magics.tracking._tags import MODEL
+
+    store = _sql_store(tracker)
+    if store is None:
+        return tracker.traces.search(f"tags.`{tagged}` = 'true'" if tagged else None)
+    from mlflow.store.tracking.dbmodels.models import SqlAssessments, SqlTraceInfo, SqlTraceTag
+    from sqlalchemy import or_, select
+
+    wanted = sorted(set(models))
+    if not wanted:
+        return []
+    tags = SqlTraceTag.__table__.c
+    request_id = SqlTraceInfo.__table__.c.request_id
+    metadata = SqlAssessments.__table__.c.assessment_metadata
+    by_tag = request_id.in_(
+        select(tags.request_id).where(tags.key == MODEL, tags.value.in_(wanted))
+    )
+    by_meta = request_id.in_(
+        select(SqlAssessments.__table__.c.trace_id).where(
+            or_(*(metadata.like(_like(m)) for m in wanted))
+        )
+    )
+    criteria = [or_(by_tag, by_meta)]
+    if tagged:
+        criteria.append(
+            request_id.in_(select(tags.request_id).where(tags.key == tagged, tags.value == "true"))
+        )
+    tracker.traces.flush()
+    return _sql_some_traces(store, criteria)
 
 
 def store_mark(uri: str) -> str | None:

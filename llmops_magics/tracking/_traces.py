@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmops_magics.tracking._store import mlflow_module
@@ -106,6 +106,15 @@ class Traces:
                 include_spans=include_spans,
             )
         )
+
+    def of_models(self, models: Collection[str], *, tagged: str | None = None) -> list[Any]:
+        """The traces (with assessments, without spans) that name one of ``models`` by their
+        model tag or in an assessment's metadata; ``tagged``: only those with that tag set to
+        ``'true'``. A SQL store reads only these; a server gives every ``tagged`` trace (the
+        caller keeps its models' rows). See ``_bulk.read_traces``."""
+        from llmops_magics.tracking._bulk import read_traces
+
+        return read_traces(self.tracker, models, tagged=tagged)
 
     def delete(self, trace_ids: list[str]) -> None:
         """Delete traces of the tracker's experiment (half-written ones a killed process left)."""

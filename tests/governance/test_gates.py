@@ -144,6 +144,39 @@ def test_gates_read_the_eval_runs_ratings_and_signoffs(store: dict[str, Any]) ->
     }
 
 
+def test_ratings_of_another_version_are_not_counted(store: dict[str, Any]) -> None:
+    import pandas as pd
+
+    from llmops_magics import feedback
+
+    before = len(collect("qa", 2).ratings)
+    # rows with the same prompt and output share one trace, tagged with the model that made it
+    # first: version 1's "shared" row lands on version 2's trace, version 2's "mine" row on
+    # version 1's; the rating's own model decides, as in the feedback frame
+    shared = {"prompt": "what does he say about item 0?", "output": "a"}
+    mine = {"prompt": "a row version 1 rated first", "output": "z"}
+    v1 = pd.DataFrame([mine, shared]).assign(model="models:/qa/1")
+    session = feedback.open_session(v1, mode="stars", rater="erin")
+    session.rate(1)
+    session.rate(2)
+    v2 = pd.DataFrame([mine]).assign(model="models:/qa/2")
+    feedback.open_session(v2, mode="stars", rater="fay").rate(5)  # erin's would replace hers
+
+    ev1, ev2 = collect("qa", 1), collect("qa", 2)
+    assert len(ev2.ratings) == before + 1
+    assert set(ev2.ratings["model"]) == {"models:/qa/2"}
+    assert sorted(ev1.ratings["value"].tolist()) == [1, 2]
+    assert set(ev1.ratings["model"]) == {"models:/qa/1"}
+    # the same rows as the whole feedback frame keeps for each version
+    everything = feedback.load_feedback()
+    for ev in (ev1, ev2):
+        expected = everything[everything["model"].isin(ev.specs)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(ev.ratings, expected, check_dtype=False)
+    policy = "aliases:\n  champion:\n    gates:\n      - ratings: {min_count: 1}\n"
+    (gate,) = evaluate("qa", 1, policy=policy)
+    assert gate.status == "pass" and gate.detail == "2 rating(s)"
+
+
 def test_a_gate_on_a_metric_never_logged_names_the_eval(store: dict[str, Any]) -> None:
     policy = "aliases:\n  champion:\n    gates:\n      - metric: rougeL\n        min: 0.1\n"
     (result,) = evaluate("qa", 2, policy=policy)
