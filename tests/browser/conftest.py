@@ -294,7 +294,10 @@ class NotebookPage:
         return path
 
     def save(self) -> None:
-        self.command("docmanager:save")
+        """Save now, with the widget state, and wait until it is written: an autosave may have
+        left the notebook clean, so waiting for "not dirty" alone could return before the save
+        (and a kernel shut down meanwhile leaves no widget state to save)."""
+        self.page.evaluate("() => window.jupyterapp.shell.currentWidget.context.save()")
         self.page.wait_for_function(
             "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
         )
