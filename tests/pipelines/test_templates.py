@@ -96,6 +96,7 @@ def test_the_stage_templates_run_as_a_pipeline(
         "finetune.batch_size": 2,
         "finetune.eval_steps": 1,
         "finetune.max_rows": 8,
+        "finetune.max_length": 128,  # the tiny tokenizer spells chatterbot prompts in many tokens
         "evaluate.max_rows": 3,
         "evaluate.max_new_tokens": 4,
         "evaluate.bootstrap": 10,
