@@ -201,7 +201,9 @@ def mlflow_server(gov_workspace, tmp_path_factory):
 
 
 @pytest.mark.slow  # starting mlflow server takes 20 s quiet, minutes on a loaded machine
-def test_against_a_real_mlflow_server(mlflow_server, tiny_model, tmp_path, monkeypatch):
+def test_against_a_real_mlflow_server(
+    mlflow_server, gov_workspace, tiny_model, tmp_path, monkeypatch
+):
     """Versions, the policy, sign-offs, promotion and the audit trail all live on the server:
     a fresh workspace pointed at it sees them, and tampering there is found."""
     import sqlite3
@@ -240,7 +242,8 @@ def test_against_a_real_mlflow_server(mlflow_server, tiny_model, tmp_path, monke
         found = {(f.seq, f.problem) for f in governance.verify("srv-bot").findings}
         assert found == {(4, "edited"), (None, "alias")}
     finally:
-        workspace.use(None)
+        monkeypatch.delenv("LLMOPS_TRACKING_URI")
+        workspace.use(gov_workspace)  # back to the module's store (not the default workspace)
 
 
 def test_nothing_half_written_when_a_step_fails(bot, tiny_model, monkeypatch):
