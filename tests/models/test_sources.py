@@ -35,7 +35,7 @@ def test_hub_id_fails_at_once_and_says_nothing_is_downloaded():
     [
         ("no-such-model", "neither a known model name nor an existing folder"),
         ("run:abc123", "there is no run 'abc123' in the workspace"),
-        ("models:/qa-bot@champion", "no model source handles 'models:' specs"),
+        ("models:/qa-bot@champion", "there is no registered model 'qa-bot'"),
         ("   ", "the spec is empty"),
     ],
 )
