@@ -21,10 +21,27 @@ from typing import Any
 from llmops_magics.files import atomic_dir, atomic_write, file_lock
 from llmops_magics.models._sources import ModelRef, resolve, weights_hash
 
-__all__ = ["cached_conversion", "content_key", "engine_tokenizer", "merged", "model_type"]
+__all__ = [
+    "cached_conversion",
+    "content_key",
+    "cpu_reason",
+    "engine_tokenizer",
+    "merged",
+    "model_type",
+]
 
 #: ``convert(source_folder, out_folder)``: writes the engine's copy of the weights into ``out``
 Converter = Callable[[Path, Path], None]
+
+
+def cpu_reason(ref: ModelRef, device: str, supported: tuple[str, ...]) -> str | None:
+    """Why a CPU-only converting engine cannot serve ``ref`` on ``device`` (None when it can)."""
+    if device != "cpu":
+        return f"it runs on the CPU here, and this machine computes on {device}"
+    kind = model_type(ref)
+    if kind not in supported:
+        return f"its architecture {kind or '(unknown)'!r} is not one of {', '.join(supported)}"
+    return None
 
 
 def model_type(ref: ModelRef) -> str:

@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from llmops_magics import progress as _progress
 from llmops_magics.errors import GenerationError
-from llmops_magics.models._conversion import cached_conversion, engine_tokenizer, model_type
+from llmops_magics.models._conversion import (
+    cached_conversion,
+    cpu_reason,
+    engine_tokenizer,
+)
 from llmops_magics.models._engines import Engine, Outputs, TextCallback, cut_at_stop
 from llmops_magics.models._sources import ModelRef, cache_root, resolve
 
@@ -111,12 +115,7 @@ class CTranslate2Engine(Engine):
         return None
 
     def serves(self, ref: ModelRef, device: str) -> str | None:
-        if device != "cpu":
-            return f"it runs on the CPU here, and this machine computes on {device}"
-        kind = model_type(ref)
-        if kind not in SUPPORTED:
-            return f"its architecture {kind or '(unknown)'!r} is not one of {', '.join(SUPPORTED)}"
-        return None
+        return cpu_reason(ref, device, SUPPORTED)
 
     def load(self, spec: str) -> LoadedModel:
         from transformers import GenerationConfig
