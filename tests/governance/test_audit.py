@@ -3,6 +3,7 @@ records and aliases moved outside the gate."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -63,7 +64,9 @@ def test_the_store_refuses_a_second_record_at_the_same_place(trail):
     key = f"audit.{seq:06d}"
     stored = reg.read_all(run_id, key)[key]
     assert reg.write_once(run_id, key, stored)  # the same value again is no change
-    assert not reg.write_once(run_id, key, stored.replace("dave", "mallory"))
+    forged = json.dumps({**json.loads(stored), "user": "mallory"}, separators=(",", ":"))
+    assert forged != stored
+    assert not reg.write_once(run_id, key, forged)
     assert governance.verify(trail).ok
 
 

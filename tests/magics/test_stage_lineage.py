@@ -9,17 +9,33 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 
-from llmops_magics import lineage, workspace
+from llmops_magics import lineage
+from llmops_magics import workspace as workspace_module
 
 
 @pytest.fixture(scope="module")
-def chain(shared_workspace: Path) -> Iterator[dict[str, str]]:
-    """A tagged chain (data → prep → fine-tune → eval → a rated trace) in the shared workspace."""
+def lineage_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace of this module's own: other modules add runs on the same data hashes to the
+    shared one, which would add their ratings to this chain's impact."""
+    return tmp_path_factory.mktemp("lineage-magic") / ".llmops"
+
+
+@pytest.fixture
+def workspace(lineage_workspace: Path) -> Iterator[Path]:
+    """This module's workspace, active for one test (``ip`` asks for it too)."""
+    workspace_module.use(lineage_workspace)
+    yield lineage_workspace
+    workspace_module.use(None)
+
+
+@pytest.fixture(scope="module")
+def chain(lineage_workspace: Path) -> Iterator[dict[str, str]]:
+    """A tagged chain (data → prep → fine-tune → eval → a rated trace)."""
     from llmops_magics.testing.lineage import lineage_store
 
-    workspace.use(shared_workspace)
+    workspace_module.use(lineage_workspace)
     yield lineage_store()
-    workspace.use(None)
+    workspace_module.use(None)
 
 
 def test_magic_lineage(ip, chain: dict[str, str], tmp_path: Path) -> None:
