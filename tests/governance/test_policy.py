@@ -113,3 +113,24 @@ def test_a_policy_is_read_from_a_file_or_text(tmp_path) -> None:
     assert load_policy(path).hash == load_policy(str(path)).hash == load_policy(GOOD).hash
     with pytest.raises(PolicyError, match="Cannot read the policy file"):
         load_policy(tmp_path / "nope.yaml")
+
+
+def test_the_review_templates_default_policy_gates_on_the_demos_first_metric() -> None:
+    import ast
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    import llmops_magics
+
+    package = Path(llmops_magics.__file__).parent
+    cells = json.loads((package / "templates" / "review.ipynb").read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "DEFAULT_POLICY =" in "".join(c["source"]))
+    assign = next(n for n in ast.parse(source).body if isinstance(n, ast.Assign))
+    champion = parse_policy(ast.literal_eval(assign.value)).for_alias("champion")
+    metrics = {g.settings["metric"] for g in champion.gates if "metric" in g.settings}
+    demo = yaml.safe_load((package.parent / "pipelines" / "demo.yaml").read_text())
+    first = demo["stages"]["evaluate"]["params"]["metrics"].split(",")[0]
+    assert metrics == {first} == {"rougeL"}
+    assert [g.kind for g in champion.gates] == ["metric", "no_regression", "ratings", "signoffs"]
