@@ -138,45 +138,87 @@ def _load(url: str, model: str, prompts: list[str], clients: int, tokens: int) -
     }
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _batches(url: str) -> int:
+    """``llmops_batches_total`` of our server (the batches it has run so far)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(url.removesuffix("/v1") + "/metrics", timeout=10).read()
+    for line in text.decode().splitlines():
+        if line.startswith("llmops_batches_total"):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def part_a(args: argparse.Namespace, folder: str, env: dict[str, str]) -> dict[str, Any]:
+    """Every server starts once and stays up; the runs interleave: each client count runs
+    every server in turn (the order reversed every other round), so all see the same load.
+    The idle servers' CPU during each run is printed: it must be ~0 for a fair comparison."""
     out: dict[str, Any] = {}
     kinds = ["llmops"] + ([] if args.skip_transformers else ["transformers-cb", "transformers"])
     kinds = [k for k in kinds if k not in args.skip]
-    for clients in args.clients:
-        prompts = (_questions(64) * 4)[:clients]
+    servers: dict[str, Server] = {}
+    try:
+        for kind in kinds:
+            try:
+                servers[kind] = Server(kind, folder, [f"m={args.spec}", "--no-track"], env)
+            except RuntimeError as exc:
+                print(f"(a) {kind}: could not start ({exc}); skipped")
+                continue
+            _load(servers[kind].url, servers[kind].model, _questions(4), 4, 4)  # warm-up
         for round_ in range(args.rounds):
-            for kind in kinds:  # interleaved: each round runs every server once
-                try:
-                    server = Server(kind, folder, [f"m={args.spec}", "--no-track"], env)
-                except RuntimeError as exc:
-                    print(f"(a) {kind}: could not start ({exc}); skipped")
-                    continue
-                try:
-                    _load(server.url, server.model, prompts[:2], 2, 4)  # warm-up
+            order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+            for clients in args.clients:
+                prompts = (_questions(64) * 4)[:clients]
+                for kind in order:
+                    server = servers[kind]
+                    others = {k: _cpu_s(s.proc.pid) for k, s in servers.items() if k != kind}
+                    batches = _batches(server.url) if kind == "llmops" else 0
+                    load = os.getloadavg()[0]
                     res = _load(server.url, server.model, prompts, clients, args.tokens)
-                finally:
-                    server.stop()
-                res.pop("ids")
-                out.setdefault(f"{kind}@{clients}", []).append(res)
-                print(f"(a) round {round_} {kind:16s} {clients:3d} clients: {res}")
-    for clients in args.clients:
-        ours = out.get(f"llmops@{clients}", [])
-        best = (
-            max(
-                (statistics.median(r["tok_s"] for r in out[k]), k)
-                for k in out
-                if k.endswith(f"@{clients}") and not k.startswith("llmops")
-            )
-            if len(out) > 1
-            else None
-        )
-        if ours and best:
-            mine = statistics.median(r["tok_s"] for r in ours)
-            print(
-                f"(a) {clients} clients: llmops {mine:.1f} tok/s, best transformers "
-                f"({best[1]}) {best[0]:.1f} tok/s, ratio {mine / best[0]:.2f}x"
-            )
+                    res.pop("ids")
+                    res["load"] = round(load, 2)
+                    if kind == "llmops":
+                        res["batches"] = _batches(server.url) - batches
+                    res["idle_cpu_s"] = {
+                        k: round(_cpu_s(servers[k].proc.pid) - v, 2) for k, v in others.items()
+                    }
+                    out.setdefault(f"{kind}@{clients}", []).append(res)
+                    print(f"(a) round {round_} {kind:16s} {clients:3d} clients: {res}", flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
+    _ratios(out, args.clients)
     return out
+
+
+def _ratios(out: dict[str, Any], clients_list: list[int]) -> None:
+    """Our median tokens/s against the best ``transformers serve`` mode at each client count."""
+    for clients in clients_list:
+        ours = out.get(f"llmops@{clients}", [])
+        theirs = [
+            (statistics.median(r["tok_s"] for r in runs), k, max(r["p95_s"] for r in runs))
+            for k, runs in out.items()
+            if k.endswith(f"@{clients}") and not k.startswith("llmops")
+        ]
+        if not ours or not theirs:
+            continue
+        best = max(theirs)
+        mine = statistics.median(r["tok_s"] for r in ours)
+        p95 = max(r["p95_s"] for r in ours)
+        print(
+            f"(a) {clients} clients: llmops {mine:.1f} tok/s (p95 {p95:.1f} s), best transformers "
+            f"({best[1].split('@')[0]}) {best[0]:.1f} tok/s (p95 {best[2]:.1f} s): "
+            f"ratio {mine / best[0]:.2f}x, p95 {'lower or equal' if p95 <= best[2] else 'HIGHER'}"
+        )
 
 
 def part_b(args: argparse.Namespace, folder: str, env: dict[str, str]) -> dict[str, Any]:
