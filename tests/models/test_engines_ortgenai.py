@@ -52,6 +52,39 @@ def test_fp32_build_matches_torch_single_and_batched_and_int8_runs(tiny_model):
     reference = torch_engine.score(torch_engine.load(str(tiny_model)), PROMPTS[:2])
     for (got, n), (want, m) in zip(scores, reference, strict=True):
         assert n == m and got == pytest.approx(want, abs=1e-3)
+    # texts are scored 16 at a time, right-padded: alone, each scores the same
+    alone = [ort.score(ort.load(str(tiny_model)), [p])[0] for p in PROMPTS[:2]]
+    assert alone[0][1] != alone[1][1]  # different lengths: the shorter one was padded
+    assert [s for s, _ in alone] == pytest.approx([s for s, _ in scores], abs=1e-4)
+    torch_alone = [
+        torch_engine.score(torch_engine.load(str(tiny_model)), [p])[0] for p in PROMPTS[:2]
+    ]
+    assert [s for s, _ in torch_alone] == pytest.approx([s for s, _ in reference], abs=1e-4)
+
+
+def test_int4_is_4_bit_blocks_of_32_with_zero_points_and_an_int8_output_projection(tiny_model):
+    import onnx
+
+    out = _gen(tiny_model, "onnxruntime-genai-int4", PROMPTS[:3], batch_size=2)
+    assert out.engine == "onnxruntime-genai-int4 (int4)"
+    assert all(0 < n <= 8 for n in out.completion_tokens)
+    ref = models.resolve(str(tiny_model))
+    path = _ortgenai.built_dir(ref, "int4")
+    assert path.name.endswith("-int4-asym32-head8")  # its own cache entry beside int8's
+    nodes = onnx.load(str(path / "model.onnx"), load_external_data=False).graph.node
+    nbits = {
+        n.name: ({a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}, len(n.input))
+        for n in nodes
+        if n.op_type == "MatMulNBits"
+    }
+    (head,) = [nbits.pop(k) for k in list(nbits) if k.startswith("/lm_head/")]
+    assert (head[0]["bits"], head[0]["block_size"]) == (8, 32)
+    assert len(nbits) == 5 * 2  # qkv, o, gate, up, down in each of the tiny model's 2 layers
+    for attrs, inputs in nbits.values():
+        assert (attrs["bits"], attrs["block_size"], attrs["accuracy_level"]) == (4, 32, 4)
+        assert inputs >= 4  # A, B, scales and zero points: asymmetric, as Q4_1
+    with pytest.raises(GenerationError, match="precision 'int3'"):
+        _ortgenai.built_dir(ref, "int3")
 
 
 def test_the_build_is_cached_by_content_hash(tiny_model, tmp_path, engine_cache, monkeypatch):
