@@ -143,6 +143,10 @@ class CTranslate2Engine(Engine):
             _LOADED.popitem(last=False)
         return loaded
 
+    def release(self, loaded: LoadedModel) -> None:
+        for key in [k for k, v in _LOADED.items() if v is loaded]:
+            del _LOADED[key]
+
     def run(
         self,
         loaded: LoadedModel,
