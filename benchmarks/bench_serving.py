@@ -62,16 +62,18 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> N
 class Server:
     """A server in its own process: ours (``llmops serve``) or ``transformers serve``."""
 
-    #: ``--engine`` of our server (``auto``: CTranslate2 for smollm2, where it passed the guard)
+    #: ``--engine`` of our server (``auto``: ONNX Runtime GenAI int8 for smollm2 here)
     engine = "auto"
 
-    def __init__(self, kind: str, folder: str, specs: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, kind: str, folder: str, specs: list[str], env: dict[str, str], engine: str = ""
+    ) -> None:
         self.kind = kind
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
         if kind == "llmops":
             cmd = [PY, "-m", "llmops_magics.cli", "serve", *specs, "--port", str(port)]
-            cmd += ["--max-batch", "64", "--max-tokens", "512", "--engine", self.engine]
+            cmd += ["--max-batch", "64", "--max-tokens", "512", "--engine", engine or self.engine]
             self.model = specs[0].split("=", 1)[0]
         else:
             cmd = [str(Path(PY).parent / "transformers"), "serve", folder, "--port", str(port)]
@@ -274,7 +276,32 @@ def part_c(args: argparse.Namespace, folder: str, env: dict[str, str]) -> dict[s
     return res
 
 
+def _mixed(url: str, prompts: list[str], tokens: int) -> dict[str, Any]:
+    """The clients spread over the adapters ``a0``, ``a1``, ``a2`` (one request each)."""
+    import openai
+
+    client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=900)
+
+    def one(i: int) -> int:
+        out = client.chat.completions.create(
+            model=f"a{i % 3}",
+            messages=[{"role": "user", "content": prompts[i]}],
+            max_tokens=tokens,
+            temperature=0,
+        )
+        return int(out.usage.completion_tokens)
+
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(len(prompts)) as pool:
+        toks = sum(pool.map(one, range(len(prompts))))
+    return {"tokens": toks, "tok_s": round(toks / (time.perf_counter() - t0), 2)}
+
+
 def part_d(args: argparse.Namespace, folder: str, env: dict[str, str], tmp: Path) -> dict[str, Any]:
+    """Three adapters of one base at once against the base alone, same clients and tokens, for
+    each engine of --d-engines: each engine's mixed figure is compared with ITS OWN single-model
+    figure (torch batches the adapters' rows together through PEFT; a seam engine merges each
+    adapter into its own model, so their requests batch apart)."""
     from llmops_magics.testing import make_tiny_adapter
 
     adapters = [make_tiny_adapter(folder, tmp / f"ad{i}", seed=i) for i in range(3)]
@@ -284,38 +311,32 @@ def part_d(args: argparse.Namespace, folder: str, env: dict[str, str], tmp: Path
         config["base_model_name_or_path"] = args.spec
         config_file.write_text(json.dumps(config))
     prompts = (_questions(64) * 4)[: args.clients[0]]
-    figures = {}
-    for label, specs in (
-        ("single", [f"m={args.spec}", "--no-track"]),
-        ("three-adapters", [*(f"a{i}={p}" for i, p in enumerate(adapters)), "--no-track"]),
-    ):
-        server = Server("llmops", folder, specs, env)
-        try:
-            if label == "single":
-                res = _load(server.url, "m", prompts, len(prompts), args.tokens)
-            else:  # the clients spread over the three adapters
-                import openai
-
-                client = openai.OpenAI(base_url=server.url, api_key="none", max_retries=0)
-
-                def one(i: int, client: Any = client) -> int:
-                    out = client.chat.completions.create(
-                        model=f"a{i % 3}",
-                        messages=[{"role": "user", "content": prompts[i]}],
-                        max_tokens=args.tokens,
-                        temperature=0,
-                    )
-                    return int(out.usage.completion_tokens)
-
-                t0 = time.perf_counter()
-                with concurrent.futures.ThreadPoolExecutor(len(prompts)) as pool:
-                    toks = sum(pool.map(one, range(len(prompts))))
-                res = {"tok_s": round(toks / (time.perf_counter() - t0), 2)}
-        finally:
-            server.stop()
-        figures[label] = res["tok_s"]
-        print(f"(d) {label}: {res['tok_s']} tok/s")
-    print(f"(d) three adapters / single: {figures['three-adapters'] / figures['single']:.2f}x")
+    figures: dict[str, Any] = {}
+    for engine in args.d_engines:
+        both: dict[str, float] = {}
+        for label, specs in (
+            ("single", [f"m={args.spec}", "--no-track"]),
+            ("three-adapters", [*(f"a{i}={p}" for i, p in enumerate(adapters)), "--no-track"]),
+        ):
+            server = Server("llmops", folder, specs, env, engine=engine)
+            try:
+                model = "m" if label == "single" else "a0"
+                _load(server.url, model, _questions(4), 4, 4)  # warm-up
+                load = os.getloadavg()[0]
+                if label == "single":
+                    res = _load(server.url, "m", prompts, len(prompts), args.tokens)
+                    res.pop("ids")
+                else:
+                    res = _mixed(server.url, prompts, args.tokens)
+            finally:
+                server.stop()
+            both[label] = res["tok_s"]
+            print(
+                f"(d) engine {engine} {label}: {res['tok_s']} tok/s (load {load:.2f})", flush=True
+            )
+        ratio = both["three-adapters"] / both["single"]
+        figures[engine] = both | {"ratio": round(ratio, 2)}
+        print(f"(d) engine {engine}: three adapters / its own single model: {ratio:.2f}x")
     return figures
 
 
@@ -334,10 +355,16 @@ def main() -> int:
         "--skip", default="", help="servers to leave out of (a): transformers, transformers-cb"
     )
     parser.add_argument("--engine", default="auto", help="our server's --engine (default auto)")
+    parser.add_argument(
+        "--d-engines",
+        default="auto,torch",
+        help="(d): the engines to serve the single model and the three adapters with",
+    )
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     args.clients = [int(x) for x in args.clients.split(",")]
     args.skip = [x for x in args.skip.split(",") if x]
+    args.d_engines = [x for x in args.d_engines.split(",") if x]
     Server.engine = args.engine
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     env = {**os.environ, "LLMOPS_HOME": str(tmp / ".llmops"), "MLFLOW_DISABLE_TELEMETRY": "true"}

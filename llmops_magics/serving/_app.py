@@ -85,6 +85,7 @@ class App:
         self.aborting = False
         self._lock = threading.Lock()
         self.url = ""
+        models.holds.on_unload.append(self._drop_engine)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -106,6 +107,15 @@ class App:
                     engine = Engine(base, self.models.guard, **options)
                 self.engines[id(base)] = engine
             return engine
+
+    def _drop_engine(self, loaded: Any) -> Callable[[], None] | None:
+        """The engine of unloaded weights leaves (the next version gets its own); returns how to
+        end its thread. Nobody holds the weights, so no request waits for it."""
+        with self._lock:
+            engine = self.engines.pop(id(loaded), None)
+        if engine is None:  # an adapter of a shared base: the base's engine stays
+            return None
+        return lambda: engine.stop(abort=True, timeout=_WAIT_S)
 
     @property
     def depth(self) -> int:

@@ -1,8 +1,9 @@
 """Batching: the requests that wait for one base model share its forward passes.
 
 One engine (a thread) runs per base model. It takes the first waiting request, lets others join
-for ``batch_wait_ms``, and runs every waiting request that decodes the same way (greedy, or the
-same temperature/top_p without a seed) as one left-padded ``model.generate`` call; a sampled
+for ``batch_wait_ms`` (longer while they keep arriving, see ``_GATHER_WAITS``), and runs every
+waiting request that decodes the same way (greedy, or the same temperature/top_p without a
+seed) as one left-padded ``model.generate`` call; a sampled
 request with a seed runs alone, so its text depends on its seed only. Adapters of that base
 ride in the same batch through PEFT's mixed-adapter forward (``adapter_names``): nothing is
 reloaded or switched between requests. A transformers ``StoppingCriteria`` follows every row at
@@ -147,6 +148,11 @@ def _criterion(rows: list[_Row], prompt_len: int) -> Any:
     return RowsCriterion()
 
 
+#: a first request waits for company at most this many times ``batch_wait_s`` (each arrival
+#: within ``batch_wait_s`` of the last one extends the wait)
+_GATHER_WAITS = 20
+
+
 class Engine:
     """The batching thread of one base model.
 
@@ -231,12 +237,19 @@ class Engine:
                 self._cond.wait()
             if not self.pending:
                 return None
-            deadline = time.monotonic() + self.batch_wait_s
+            # wait for company while requests keep arriving (a burst of clients reaches the
+            # queue over tens of milliseconds), at most _GATHER_WAITS waits in all
+            now = time.monotonic()
+            deadline, cap = now + self.batch_wait_s, now + self.batch_wait_s * _GATHER_WAITS
+            seen = len(self.pending)
             while len(self.pending) < self.max_batch and not self._stopping:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
+                if len(self.pending) > seen:
+                    seen = len(self.pending)
+                    deadline = min(time.monotonic() + self.batch_wait_s, cap)
             key = self._key(self.pending[0])
             batch = [j for j in self.pending if self._key(j) == key][: self.max_batch]
             for job in batch:
@@ -352,6 +365,9 @@ class SeamEngine(Engine):
 
     def __init__(self, loaded: Any, seam: Any, guard: Any, **options: Any) -> None:
         self.seam = seam
+        # a batch is one engine call of at most _SEAM_BATCH rows: its answers go back when it
+        # ends, and the requests that arrived meanwhile form the next one
+        options["max_batch"] = min(options["max_batch"], _SEAM_BATCH)
         super().__init__(loaded, guard, **options)
 
     @staticmethod
@@ -371,7 +387,7 @@ class SeamEngine(Engine):
             temperature=max(sampling.temperature, 0.0),
             top_p=sampling.top_p,
             seed=sampling.seed if sampling.seed is not None else random.randrange(2**31),
-            batch_size=min(len(jobs), _SEAM_BATCH),
+            batch_size=len(jobs),
             chat=first.chat,
             stop=list(first.stop),
         )

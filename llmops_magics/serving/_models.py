@@ -9,10 +9,11 @@ once, and the old version is unloaded when its last in-flight request has finish
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,9 @@ class Holds:
         self._lock = threading.Lock()
         self._counts: dict[int, int] = {}
         self._threads: list[threading.Thread] = []
+        #: called with weights once they are unloaded (under the lock, nobody holding them):
+        #: each returns what to call once the guard is free (stopping a thread), or None
+        self.on_unload: list[Callable[[Any], Callable[[], None] | None]] = []
 
     def count(self, loaded: Any) -> int:
         """How many holds ``loaded`` has."""
@@ -157,11 +161,19 @@ class Holds:
     def _unload(self, loaded: Any) -> None:
         from llmops_magics import models
 
+        after: list[Callable[[], None]] = []
         with self.guard:
             with self._lock:
                 if id(loaded) in self._counts:  # held again meanwhile (loaded from the cache)
                     return
+                for hook in self.on_unload:  # before anyone can hold it again
+                    if (then := hook(loaded)) is not None:
+                        after.append(then)
             models.unload(loaded)
+        for then in after:  # a thread may wait for the guard to end its batch: not under it
+            then()
+        gc.collect()  # the weights (and an engine's compute threads) go now, not at some later
+        # collection: a next version computing meanwhile would need threads of its own
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the unloads under way."""
@@ -253,13 +265,49 @@ class ModelSet:
         self.engine = engine
         self.holds = Holds(guard)
         self.models: dict[str, ServedModel] = {}
+        #: the seam engine that loaded each loaded model (by id): it forgets them when unloaded
+        self._seams: dict[int, Any] = {}
+        self.holds.on_unload.append(self._release)
+        #: the engine of each spec where it is not ``engine`` (see :meth:`_mixed_to_torch`)
+        self._engines: dict[str, str] = {}
+
+    def _load_version(self, spec: str) -> Version:
+        version = load_version(spec, self.guard, self._engines.get(spec, self.engine))
+        if version.seam is not None:
+            self._seams[id(version.loaded)] = version.seam
+        return version
+
+    def _release(self, loaded: Any) -> None:
+        """Unloaded weights leave their engine's cache too (its threads end with them)."""
+        seam = self._seams.pop(id(loaded), None)
+        if seam is not None:
+            seam.release(loaded)
 
     def load(self) -> None:
         """Load every spec (a spec that fails stops the start with its own error)."""
+        if self.engine == "auto":
+            self._engines = self._mixed_to_torch()
         for name, spec in self.pairs:
-            self.models[name] = ServedModel(
-                name, spec, load_version(spec, self.guard, self.engine), self.holds
-            )
+            self.models[name] = ServedModel(name, spec, self._load_version(spec), self.holds)
+
+    def _mixed_to_torch(self) -> dict[str, str]:
+        """Under ``auto``, two or more adapters of one base (and that base, if it is served
+        too) load on torch: its batches mix the adapters' rows (PEFT ``adapter_names``), where
+        a seam engine merges each adapter into a model of its own, so a mixed queue would run
+        as one small batch per adapter in turn."""
+        from llmops_magics import models
+
+        refs = {spec: models.resolve(spec) for _, spec in self.pairs}
+        bases = [str(models.resolve(r.base).path) for r in refs.values() if r.base is not None]
+        shared = {b for b in bases if bases.count(b) > 1}
+        chosen = {}
+        for spec, ref in refs.items():
+            base = models.resolve(ref.base).path if ref.base is not None else ref.path
+            if str(base) in shared:
+                chosen[spec] = "torch"
+        if chosen:
+            log.info("adapters of one base served together on torch: %s", ", ".join(chosen))
+        return chosen
 
     def get(self, name: Any) -> ServedModel:
         """The model clients call ``name``; 404 listing the known names otherwise."""
@@ -295,7 +343,7 @@ class ModelSet:
         (a folder being saved: the next round loads it whole)."""
         from llmops_magics import models
 
-        new = load_version(served.spec, self.guard, self.engine)
+        new = self._load_version(served.spec)
         if models.resolve(served.spec).identity != new.identity:
             self.holds.hold(new.loaded)  # nobody else holds it: this unloads it again
             self.holds.drop(new.loaded)
