@@ -51,17 +51,18 @@ class Review(Result):
 
     def evals_frame(self) -> pd.DataFrame:
         """One row per eval run and metric: score, interval, delta and p against its baseline,
-        the baseline, and the run (with its link)."""
+        the baseline, and the run (with its link). Every eval run of the version is listed: a
+        run logged without bootstrap intervals (``--bootstrap 0``) has empty (NaN) interval
+        cells, and a run that logged no score has one row with an empty metric."""
         import pandas as pd
 
         rows = []
         for run in self.evidence.evals:
-            names = [k for k in run.metrics if f"{k}_ci_low" in run.metrics]
-            for m in names:
+            for m in _scores(run.metrics) or [""]:
                 rows.append(
                     {
                         "metric": m,
-                        "score": run.metrics[m],
+                        "score": run.metrics.get(m, math.nan),
                         "ci_low": run.metrics.get(f"{m}_ci_low", math.nan),
                         "ci_high": run.metrics.get(f"{m}_ci_high", math.nan),
                         "delta": run.metrics.get(f"delta_{m}", math.nan),
@@ -145,6 +146,25 @@ class Review(Result):
         self.evidence, self.gates, self.notes = fresh.evidence, fresh.gates, fresh.notes
         self.alias = fresh.alias
         return self
+
+
+_DERIVED = (("", "_ci_low"), ("", "_ci_high"), ("delta_", ""), ("p_", ""), ("bias_gap_", ""))
+
+
+def _scores(metrics: dict[str, float]) -> list[str]:
+    """The metric names of an eval run's logged values, in their order: every key but the
+    interval bounds, deltas, p-values and bias gaps of another of its keys (the eval stage's
+    names, ``evaluation/_tracking.py``). A bias gap or delta whose score was not logged stays
+    listed under its own name, so nothing logged is hidden."""
+    derived = {
+        key
+        for key in metrics
+        for pre, post in _DERIVED
+        if key.startswith(pre)
+        and key.endswith(post)
+        and key[len(pre) : len(key) - len(post)] in metrics
+    }
+    return [k for k in metrics if k not in derived]
 
 
 def _read(name: str, version: str, alias: str | None, policy: Policy | str | Path | None) -> Review:

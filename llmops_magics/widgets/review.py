@@ -54,26 +54,45 @@ def gates_html(result: Review) -> str:
     )
 
 
+def _interval(low: Any, high: Any) -> str:
+    if _num(low) == _num(high) == "-":
+        return ""  # logged without bootstrap intervals
+    return f"[{_num(low)}, {_num(high)}]"
+
+
+def _run_rows(group: Any) -> str:
+    """One eval run's rows of the evidence table: its link and baseline once, then a row per
+    metric."""
+    records = group.to_dict("records")
+    first, span = records[0], len(records)
+    lead = (
+        f"<td rowspan='{span}'>{_link(str(first['link']), str(first['run_id'])[:8])}</td>"
+        f"<td rowspan='{span}'>{html.escape(str(first['baseline'] or '-'))}</td>"
+    )
+    rows = [
+        f"<tr>{lead if i == 0 else ''}<td>{html.escape(str(r['metric']))}</td>"
+        f"<td>{_num(r['score'])}</td><td>{_interval(r['ci_low'], r['ci_high'])}</td>"
+        f"<td>{_num(r['delta'])}</td><td>{_num(r['p_value'])}</td>"
+        f"<td>{_num(r['bias_gap'])}</td></tr>"
+        for i, r in enumerate(records)
+    ]
+    return f"<tbody class='llmops-eval-run'>{''.join(rows)}</tbody>"
+
+
 def evidence_html(result: Review) -> str:
     """Evals with intervals and deltas, the feedback summary and the notes."""
     frame = result.evals_frame()
-    parts = [f"<p><b>Evidence</b> (hash {result.evidence.digest()})</p>"]
+    runs = len(result.evidence.evals)  # every one is in the table, with or without intervals
+    parts = [f"<p><b>Evidence</b>: {runs} eval run(s) (hash {result.evidence.digest()})</p>"]
     if frame.empty:
         parts.append("<p>No eval run of this version yet.</p>")
     else:
-        rows = "".join(
-            f"<tr><td>{html.escape(str(r['metric']))}</td><td>{_num(r['score'])}</td>"
-            f"<td>[{_num(r['ci_low'])}, {_num(r['ci_high'])}]</td><td>{_num(r['delta'])}</td>"
-            f"<td>{_num(r['p_value'])}</td><td>{_num(r['bias_gap'])}</td>"
-            f"<td>{html.escape(str(r['baseline'] or '-'))}</td>"
-            f"<td>{_link(str(r['link']), str(r['run_id'])[:8])}</td></tr>"
-            for r in frame.to_dict("records")
-        )
         head = (
-            "<tr><th>metric</th><th>score</th><th>95% interval</th><th>delta</th><th>p</th>"
-            "<th>bias gap</th><th>baseline</th><th>run</th></tr>"
+            "<tr><th>run</th><th>baseline</th><th>metric</th><th>score</th>"
+            "<th>95% interval</th><th>delta</th><th>p</th><th>bias gap</th></tr>"
         )
-        parts.append(f"<table>{head}{rows}</table>")
+        groups = frame.groupby("run_id", sort=False)  # one tbody per run, in the runs' order
+        parts.append(f"<table>{head}{''.join(_run_rows(g) for _, g in groups)}</table>")
     summary = ", ".join(f"{k}: {v}" for k, v in result.feedback_summary().items())
     parts.append(f"<p><b>Feedback</b>: {html.escape(summary)}</p>")
     for note in result.notes:
