@@ -111,9 +111,18 @@ class Traces:
         """The traces (with assessments, without spans) that name one of ``models`` by their
         model tag or in an assessment's metadata; ``tagged``: only those with that tag set to
         ``'true'``. A SQL store reads only these; a server gives every ``tagged`` trace (the
-        caller keeps its models' rows). See ``_bulk.read_traces``."""
+        caller keeps its models' rows). See ``_bulk.read_traces``; a local SQLite store is read
+        with :mod:`sqlite3` (``_rated.read_model_traces``: the same traces, several times faster
+        than through MLflow's entities)."""
         from llmops_magics.tracking._bulk import read_traces
+        from llmops_magics.tracking._rated import read_model_traces
+        from llmops_magics.tracking._tags import MODEL
 
+        if self.tracker.uri.startswith("sqlite:///"):
+            self.flush()  # what this process still holds is written before the file is read
+            found = read_model_traces(self.tracker.uri, models, MODEL, tagged=tagged)
+            if found is not None:
+                return found
         return read_traces(self.tracker, models, tagged=tagged)
 
     def delete(self, trace_ids: list[str]) -> None:
