@@ -12,12 +12,34 @@ import pytest
 _count = itertools.count()
 
 
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with every migration applied, made once per session: a
+    module's workspace starts from a copy of it instead of migrating a new file (seconds each).
+    It holds no llmops experiment, so each workspace creates its own, with its own artifacts."""
+    import mlflow
+
+    db = tmp_path_factory.mktemp("migrated") / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{db}").search_experiments()  # creates and migrates it
+    return db
+
+
+def start_from(migrated: Path, root: Path) -> Path:
+    """Make ``root`` a workspace whose store is a copy of the migrated empty store."""
+    import sqlite3
+
+    root.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(migrated) as src, sqlite3.connect(root / "mlflow.db") as dst:
+        src.backup(dst)
+    return root
+
+
 @pytest.fixture(scope="module")
-def gov_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A workspace of its own for the module (its store is created once)."""
+def gov_workspace(tmp_path_factory: pytest.TempPathFactory, migrated_store: Path) -> Iterator[Path]:
+    """A workspace of its own for the module (its store a copy of the migrated empty one)."""
     from llmops_magics import workspace as ws
 
-    root = tmp_path_factory.mktemp("governance") / ".llmops"
+    root = start_from(migrated_store, tmp_path_factory.mktemp("governance") / ".llmops")
     ws.use(root)
     yield root
     ws.use(None)

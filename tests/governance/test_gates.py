@@ -50,15 +50,13 @@ def _frame(n: int = 8) -> Any:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[dict[str, Any]]:
+def store(gov_workspace: Path, tiny_model: Path) -> Iterator[dict[str, Any]]:
     """A workspace with ``qa`` version 1 (the tiny model, holding @champion) and version 2 (a
     tiny adapter on it), both registered by alice."""
     from llmops_magics import governance
-    from llmops_magics import workspace as ws
     from llmops_magics.testing import make_tiny_adapter
 
-    root = tmp_path_factory.mktemp("gates")
-    ws.use(root / ".llmops")
+    root = gov_workspace.parent
     adapter = make_tiny_adapter(tiny_model, root / "adapter", seed=3)
     mp = pytest.MonkeyPatch()
     mp.setenv("LLMOPS_USER", "alice")
@@ -67,7 +65,6 @@ def store(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterato
     tracking.model_registry().set_alias("qa", "champion", v1.version)
     yield {"v1": v1, "v2": v2, "root": root}
     mp.undo()
-    ws.use(None)
 
 
 def test_missing_evidence_is_missing_never_pass(store: dict[str, Any]) -> None:
