@@ -130,13 +130,54 @@ class LineProgress:
         self._print(f"[{self.title}] {status}" + (f": {message}" if message else ""))
 
 
+class _DisplayLine:
+    """A file for tqdm's text bar in a notebook: the bar's current line shown in one display
+    output (``display_id``), not on standard error. A stream output can never be taken back, so
+    a finished bar left an empty stderr box in the cell; a display can be emptied, and an empty
+    output is drawn as nothing (no box, no height) by JupyterLab and Notebook 7."""
+
+    encoding = "utf-8"  # tqdm draws its unicode bar
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+        self.line = ""
+        self.shown: str | None = None
+
+    def write(self, text: str) -> int:
+        """Take tqdm's output (``\r``-separated redraws); show the line it leaves."""
+        self.line = (self.line + text).rsplit("\r", 1)[-1]
+        self.show(self.line.rstrip("\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def show(self, line: str) -> None:
+        """Show ``line`` (a blank one empties the output)."""
+        from IPython.display import display
+
+        line = line if line.strip() else ""
+        if line == self.shown:
+            return
+        self.shown = line
+        bundle = {"text/plain": line} if line else {}
+        if self.handle is None:
+            if line:
+                self.handle = display(bundle, raw=True, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+
+
 class BarProgress:
-    """A text progress bar on standard error (tqdm's plain bar: no widget is left behind)."""
+    """A text progress bar (tqdm's plain bar: no widget is left behind), on standard error, or
+    with a notebook front end in one display output that a bar of ``leave=False`` empties when
+    it closes (nothing of it stays in the cell)."""
 
     def __init__(self, *, unit: str = "it", leave: bool = False) -> None:
         self.unit = unit
         self.leave = leave
         self.bar: Any = None
+        self.out: Any = None
         self.started = 0.0
 
     def start(self, total: int | None, title: str) -> None:
@@ -144,7 +185,8 @@ class BarProgress:
         from tqdm import tqdm  # the text bar, never tqdm.auto's widget
 
         self.started = time.perf_counter()
-        self.bar = tqdm(total=total, desc=title, unit=self.unit, leave=self.leave, file=sys.stderr)
+        self.out = _DisplayLine() if has_frontend() else sys.stderr
+        self.bar = tqdm(total=total, desc=title, unit=self.unit, leave=self.leave, file=self.out)
 
     def update(self, info: Mapping[str, Any]) -> None:
         """Move the bar to ``info["step"]``; other figures go in its postfix."""
@@ -162,6 +204,8 @@ class BarProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        if isinstance(self.out, _DisplayLine) and not self.leave:
+            self.out.show("")  # tqdm blanks the line; the output is emptied, whatever it wrote
 
 
 # --- the one front-end rule ------------------------------------------------------------------

@@ -101,3 +101,36 @@ def test_panels_are_found_through_registered_finders(monkeypatch):
 def test_the_panel_layer_registers_its_views_on_first_use():
     kinds = progress.live_kinds()
     assert {"finetune", "sweep", "stream"} <= set(kinds)
+
+
+def test_in_a_notebook_a_finished_text_bar_leaves_an_empty_output(monkeypatch):
+    """With a front end the bar is one display output (not a stderr stream, which stays as an
+    empty box): redraws update it in place, and a bar of leave=False empties it at the end."""
+    import IPython.display
+
+    shown: list[tuple[str, dict]] = []
+
+    class Handle:
+        def update(self, bundle, raw=False):
+            shown.append(("update", bundle))
+
+    def display(bundle, raw=False, display_id=False):
+        assert raw and display_id
+        shown.append(("display", bundle))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    monkeypatch.setattr(progress, "has_frontend", lambda: True)
+    view = progress.BarProgress()
+    view.start(4, "eda")
+    view.update({"step": 2, "done": "lengths"})
+    view.finish()
+    assert [kind for kind, _ in shown].count("display") == 1  # one output, updated in place
+    assert shown[0][1]["text/plain"].startswith("eda:")
+    assert shown[-1] == ("update", {})  # emptied: nothing of the bar is left
+    kept = progress.BarProgress(leave=True)
+    shown.clear()
+    kept.start(2, "kept")
+    kept.update({"step": 2})
+    kept.finish()
+    assert "2/2" in shown[-1][1]["text/plain"]  # leave=True keeps the finished bar's line

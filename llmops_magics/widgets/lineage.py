@@ -19,11 +19,24 @@ __all__ = ["LineagePanel"]
 _CHARS = 24
 
 
+def _value(key: str, value: Any) -> str:
+    """A figure as people read it: 4 significant digits, MLflow's epoch milliseconds as time."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if key in ("start_time", "end_time") and isinstance(value, int) and value > 10**11:
+        import datetime
+
+        stamp = datetime.datetime.fromtimestamp(value / 1000, tz=datetime.UTC)
+        return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value)
+
+
 def _table(title: str, values: dict[str, Any]) -> str:
     if not values:
         return ""
     rows = "".join(
-        f"<tr><td><code>{html.escape(str(k))}</code></td><td>{html.escape(str(v))}</td></tr>"
+        f"<tr><td><code>{html.escape(str(k))}</code></td>"
+        f"<td>{html.escape(_value(str(k), v))}</td></tr>"
         for k, v in sorted(values.items())
     )
     return f"<p><b>{html.escape(title)}</b></p><table>{rows}</table>"

@@ -1,4 +1,4 @@
-"""A real JupyterLab 4 (and Notebook 7) server and Debian's Chromium, once per test session.
+"""A real JupyterLab 4 (and Notebook 7) server and Debian's Chromium, once per test process.
 
 The server listens on 127.0.0.1 with a token, in a temporary root that holds the notebooks and
 the workspace (``.llmops``); its settings, workspaces and runtime folders are temporary too, so
@@ -33,12 +33,16 @@ SHOTS = Path(os.environ.get("LLMOPS_BROWSER_ARTIFACTS", "browser-artifacts"))
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the suite ``browser``, and keep it in one xdist process: one server, one browser."""
+    """Mark the suite ``browser``; each front end is an xdist group of its own (one process
+    each: a server and a browser per process), so ``-n 2`` runs JupyterLab's and Notebook 7's
+    runs side by side, each mostly waiting on its kernel."""
     here = Path(__file__).parent
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):
+            callspec = getattr(item, "callspec", None)
+            ui = callspec.params.get("ui", "lab") if callspec is not None else "lab"
             item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.xdist_group(f"browser-{ui}"))
 
 
 def _missing() -> str | None:
@@ -209,7 +213,7 @@ def page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.fixture(params=["lab", "notebook"])
 def ui(request: pytest.FixtureRequest) -> str:
-    """Each browser test runs in JupyterLab 4 and in Notebook 7, on the one shared server."""
+    """Each browser test runs in JupyterLab 4 and in Notebook 7 (one server serves both)."""
     return str(request.param)
 
 
@@ -276,6 +280,21 @@ class NotebookPage:
         self.command("notebook:run-all-cells")
         self.output(marker).wait_for()
 
+    def run_cells(self, indices: list[int]) -> None:
+        """Run the cells at ``indices``, one after the other, each to its end (the command's
+        promise settles when the cell has run)."""
+        self.page.evaluate(
+            """async (indices) => {
+                const app = window.jupyterapp, panel = app.shell.currentWidget;
+                for (const i of indices) {
+                    panel.content.activeCellIndex = i;
+                    panel.content.deselectAll();
+                    await app.commands.execute('notebook:run-cell');
+                }
+            }""",
+            indices,
+        )
+
     def output(self, text: str) -> Any:
         """The first output area that holds ``text``."""
         return self.page.locator(".jp-OutputArea-output", has_text=text).first
@@ -288,9 +307,17 @@ class NotebookPage:
         """A screenshot of ``locator`` (one per panel), kept as a CI artifact."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{self.ui}-{name}.png"
+        # a panel taller than the notebook's scrolled area would be cut (and the front end's
+        # bars drawn over it): the page grows to hold it, for this picture only
+        size = self.page.viewport_size
+        tall = int(locator.evaluate("e => e.getBoundingClientRect().height")) + 500
+        if tall > size["height"]:
+            self.page.set_viewport_size({"width": size["width"], "height": tall})
         # in the middle of the page: not under Notebook 7's toolbar, which stays at the top
         locator.evaluate("e => e.scrollIntoView({block: 'center'})")
         locator.screenshot(path=str(path))
+        if tall > size["height"]:
+            self.page.set_viewport_size(size)
         return path
 
     def save(self) -> None:

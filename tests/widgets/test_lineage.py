@@ -90,3 +90,11 @@ def test_a_big_graph_draws_the_nearest_part() -> None:
     assert len(g) == 800 and len(panel.buttons) == 300
     assert "300 of 800 nodes drawn (the nearest to r0)" in panel.drawing.value
     assert "r0" in panel.buttons and "r298" in panel.buttons and "r299" not in panel.buttons
+
+
+def test_details_show_figures_as_people_read_them():
+    from llmops_magics.widgets.lineage import _value
+
+    assert _value("mean_latency_s", 0.0680247850032174) == "0.06802"
+    assert _value("start_time", 1796225308879) == "2026-12-02 15:28:28 UTC"
+    assert _value("n_prompts", 2) == "2"
