@@ -46,7 +46,8 @@ ENGINE_TAG = "llmops.engine"
 #: ``benchmarks/generation.md``, fastest first; ``auto`` uses the first one installed here for
 #: them and their adapters. On SmolLM2-135M ONNX Runtime GenAI int8 passed (perplexity +0.6%) at
 #: about 2.7x torch, CTranslate2 float32 passed at about 1.4x; CTranslate2 int8 (+24.5%) and
-#: ONNX Runtime GenAI int4 (+30.6%) failed.
+#: ONNX Runtime GenAI int4 (+30.6% symmetric; +27.4% as ``onnxruntime-genai-int4``, the GGUF's
+#: layout: asymmetric blocks of 32, int8 output projection) failed.
 QUALITY_GUARDED: dict[str, tuple[str, ...]] = {
     "smollm2": ("onnxruntime-genai", "ctranslate2-float32")
 }
