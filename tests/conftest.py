@@ -13,6 +13,15 @@ for _var in ("MLFLOW_TRACKING_URI", "LLMOPS_TRACKING_URI", "LLMOPS_HOME"):
     os.environ.pop(_var, None)
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
+# Under pytest-xdist each worker gets its share of the cores for its math libraries (torch, ONNX
+# Runtime, and the kernels, servers and Dask workers it starts inherit it): two workers each
+# running two threads on two cores spin against each other. A value already set is kept.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    _share = str(max(1, (os.cpu_count() or 1) // _workers))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, _share)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep each test file in one xdist process (its fixtures and order hold), except tests that
