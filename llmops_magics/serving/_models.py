@@ -268,11 +268,9 @@ class ModelSet:
         #: the seam engine that loaded each loaded model (by id): it forgets them when unloaded
         self._seams: dict[int, Any] = {}
         self.holds.on_unload.append(self._release)
-        #: the engine of each spec where it is not ``engine`` (see :meth:`_mixed_to_torch`)
-        self._engines: dict[str, str] = {}
 
     def _load_version(self, spec: str) -> Version:
-        version = load_version(spec, self.guard, self._engines.get(spec, self.engine))
+        version = load_version(spec, self.guard, self.engine)
         if version.seam is not None:
             self._seams[id(version.loaded)] = version.seam
         return version
@@ -285,29 +283,8 @@ class ModelSet:
 
     def load(self) -> None:
         """Load every spec (a spec that fails stops the start with its own error)."""
-        if self.engine == "auto":
-            self._engines = self._mixed_to_torch()
         for name, spec in self.pairs:
             self.models[name] = ServedModel(name, spec, self._load_version(spec), self.holds)
-
-    def _mixed_to_torch(self) -> dict[str, str]:
-        """Under ``auto``, two or more adapters of one base (and that base, if it is served
-        too) load on torch: its batches mix the adapters' rows (PEFT ``adapter_names``), where
-        a seam engine merges each adapter into a model of its own, so a mixed queue would run
-        as one small batch per adapter in turn."""
-        from llmops_magics import models
-
-        refs = {spec: models.resolve(spec) for _, spec in self.pairs}
-        bases = [str(models.resolve(r.base).path) for r in refs.values() if r.base is not None]
-        shared = {b for b in bases if bases.count(b) > 1}
-        chosen = {}
-        for spec, ref in refs.items():
-            base = models.resolve(ref.base).path if ref.base is not None else ref.path
-            if str(base) in shared:
-                chosen[spec] = "torch"
-        if chosen:
-            log.info("adapters of one base served together on torch: %s", ", ".join(chosen))
-        return chosen
 
     def get(self, name: Any) -> ServedModel:
         """The model clients call ``name``; 404 listing the known names otherwise."""
