@@ -93,7 +93,9 @@ class LineagePanel(SnapshotMixin, widgets.VBox):
 
         self.graph = graph
         header = widgets.HTML(f"<b>{html.escape(graph._summary())}</b>")
-        self.drawing = widgets.HTML(graph.to_svg())
+        # the drawing keeps its proportions and fits the notebook's width (it was cut on the right)
+        svg = graph.to_svg().replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
+        self.drawing = widgets.HTML(svg)
         self.buttons: dict[str, widgets.Button] = {}
         columns = []
         for layer in layers(graph, limit=True):
