@@ -69,6 +69,16 @@ def _dask_worker() -> Any:
         return None
 
 
+def prepare_this_worker() -> None:
+    """On a Dask worker: size its thread pools to its threads and defer slow imports, once
+    (see ``_worker``); nothing elsewhere."""
+    worker = _dask_worker()
+    if worker is not None:
+        from llmops_magics.executor._worker import prepare_worker
+
+        prepare_worker(int(getattr(worker.state, "nthreads", 1) or 1))
+
+
 def worker_tags() -> dict[str, str]:
     """The tags that say where the current task runs: host name and Dask worker address
     (``local`` in the calling process)."""
@@ -103,6 +113,7 @@ def _call(fn: Callable[[Any], Any], item: Any, task: TaskInfo) -> Any:
     the job has a parent run and a stage."""
     from llmops_magics import workspace
 
+    prepare_this_worker()
     if task.workspace and str(workspace.current().root) != task.workspace:
         workspace.use(task.workspace)
     _CURRENT.append(task)
@@ -263,12 +274,16 @@ class DaskExecutor(Executor):
             for item, task in zip(items, tasks, strict=True)
         ]
         index = {f.key: i for i, f in enumerate(futures)}
+        results: dict[int, Any] = {}
         try:
             for future in as_completed(futures):
-                result = self._result(future, tasks[index[future.key]])
+                i = index[future.key]
+                # kept here as it arrives: asked for again later, a result whose worker has
+                # died since would be computed again (a variant run twice)
+                results[i] = self._result(future, tasks[i])
                 if on_done is not None:
-                    on_done(index[future.key], result)
-            return [self._result(f, tasks[i]) for i, f in enumerate(futures)]
+                    on_done(i, results[i])
+            return [results[i] for i in range(len(futures))]
         finally:
             self.client.cancel([f for f in futures if not f.done()])
             self.client.unsubscribe_topic(self._topic)
@@ -311,15 +326,26 @@ def _dashboard(client: Any) -> str:
 def _start_local(spec: ExecutorSpec) -> tuple[Any, Any]:
     """A ``LocalCluster`` of process workers (one thread each: papermill changes the working
     directory of its process, so two stages must never share one)."""
+    import dask
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=spec.workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
+    from llmops_magics.executor._worker import THREAD_ENV
+
+    # Dask's nanny writes its pre-spawn variables (OMP_NUM_THREADS=1...) into *this* process's
+    # environment and leaves them there: every kernel or torch started here afterwards would run
+    # on one thread. The thread variables go to the workers alone instead (``env``).
+    pre_spawn = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+    workers_env = {k: os.environ.get(k, str(pre_spawn.get(k, 1))) for k in THREAD_ENV}
+    rest = {k: v for k, v in pre_spawn.items() if k not in THREAD_ENV}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": rest}):
+        cluster = LocalCluster(
+            n_workers=spec.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            env=workers_env,
+        )
     return Client(cluster), cluster
 
 

@@ -43,11 +43,19 @@ def lacks(requires: Sequence[str], models: Sequence[str]) -> list[str]:
     return missing
 
 
+def _probe(requires: list[str], models: list[str]) -> list[str]:
+    """On a worker: set its process up for our tasks, then what it lacks."""
+    from llmops_magics.executor._executor import prepare_this_worker
+
+    prepare_this_worker()
+    return lacks(requires, models)
+
+
 def check_workers(client: Any, requires: Sequence[str], models: Sequence[str]) -> None:
     """Raise :class:`WorkerLacksError` for the first worker that lacks a package or a model."""
     if not requires and not models:
         return
-    found = client.run(lacks, list(requires), list(models), on_error="return")
+    found = client.run(_probe, list(requires), list(models), on_error="return")
     for worker, result in sorted(found.items()):
         if isinstance(result, BaseException):
             what = ["the package 'llmops-magics' (it cannot run our code: " + repr(result) + ")"]

@@ -115,6 +115,7 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
 
 
 def test_dask_local_worker_without_the_model_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     lines: list[str] = []
     with (
         pytest.raises(executor.WorkerLacksError) as info,
@@ -125,6 +126,8 @@ def test_dask_local_worker_without_the_model_is_named(tmp_path, monkeypatch):
     assert info.value.worker in str(info.value)
     assert "the model 'no/such-model'" in str(info.value)
     assert lines[0].startswith("Dask: 1 worker(s) on a local cluster")
+    # the workers' one-thread variables stayed theirs (Dask's nanny sets them in its own process)
+    assert "OMP_NUM_THREADS" not in os.environ
 
 
 def test_worker_without_a_package_is_named(tmp_path):
@@ -157,3 +160,40 @@ def test_worker_without_a_package_is_named(tmp_path):
     assert info.value.worker.startswith("tcp://")
     assert "lacks the package 'papermill'" in str(info.value)
     assert "pip install papermill" in str(info.value)
+
+
+def test_worker_set_up_sizes_thread_pools_and_defers_the_iri_grammar(monkeypatch):
+    import torch
+
+    from llmops_magics.executor import _worker
+
+    monkeypatch.setattr(_worker, "_DONE", [])
+    for name in _worker.THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # set by the user: kept
+    monkeypatch.delitem(sys.modules, "rfc3987_syntax", raising=False)
+    threads = torch.get_num_threads()
+    try:
+        _worker.prepare_worker(1)
+        assert torch.get_num_threads() == 1  # torch was imported before: set as well
+    finally:
+        torch.set_num_threads(threads)
+    assert os.environ["OMP_NUM_THREADS"] == os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert os.environ["MKL_NUM_THREADS"] == "3"
+    assert isinstance(sys.modules["rfc3987_syntax"], _worker._Deferred)
+    _worker.prepare_worker(1)  # once per process
+    assert _worker.defer_module("rfc3987_syntax") is False  # there already
+
+
+def test_a_deferred_module_is_imported_on_first_use(monkeypatch):
+    from llmops_magics.executor import _worker
+
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    assert _worker.defer_module("colorsys", "rgb_to_hsv")
+    stand_in = sys.modules["colorsys"]
+    from colorsys import hls_to_rgb, rgb_to_hsv  # the first: a name it forwards; the second: any
+
+    assert sys.modules["colorsys"] is not stand_in  # importing the second loaded the real one
+    assert rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert hls_to_rgb(0.0, 0.5, 1.0) == (1.0, 0.0, 0.0)
+    assert _worker.defer_module("no_such_module_here") is False
