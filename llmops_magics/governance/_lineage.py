@@ -19,8 +19,9 @@ lineage.register_kind("alias", "a registry alias (models:/NAME@ALIAS)", "#fb5607
 
 
 def collect_versions(snap: Any, b: Any) -> None:
-    """Add every registered version and alias of the snapshot's store to the graph."""
-    reg = tracking.model_registry(snap.tracker)
+    """Add every registered version and alias of the snapshot's store to the graph (its
+    ``registry``: read with the store, without MLflow, for a local store)."""
+    reg = snap.registry
     for model in reg.models():
         name = model.name
         nodes: dict[str, str] = {}

@@ -5,9 +5,11 @@ whole of it; keep that object to ask many questions of one snapshot)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from llmops_magics.lineage._build import build
+from llmops_magics.lineage._build import _no_gc, build
 from llmops_magics.lineage._config import LineageConfig
 from llmops_magics.lineage._graph import ImpactResult, LineageGraph, Node
 from llmops_magics.lineage._resolve import resolve
@@ -17,11 +19,27 @@ if TYPE_CHECKING:
 
 __all__ = ["downstream", "graph", "impact", "lineage", "path", "upstream"]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _question(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Build and walk with the cycle collector paused: the walk makes thousands of rows and
+    no cycles, and a full pass over the graph's objects (and a kernel's) costs more than it."""
+
+    @functools.wraps(fn)
+    def asked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _no_gc():
+            return fn(*args, **kwargs)
+
+    return asked
+
 
 def _whole(workspace: Workspace | None) -> LineageGraph:
     return build(workspace=workspace)
 
 
+@_question
 def graph(node: str | None = None, *, workspace: Workspace | None = None) -> LineageGraph:
     """The lineage graph of the workspace's store, or of ``node`` (everything it came from and
     everything that came from it).
@@ -38,6 +56,7 @@ def graph(node: str | None = None, *, workspace: Workspace | None = None) -> Lin
     return whole.around(resolve(whole, node))
 
 
+@_question
 def upstream(
     node: str, *, depth: int | None = None, workspace: Workspace | None = None
 ) -> LineageGraph:
@@ -46,6 +65,7 @@ def upstream(
     return whole.upstream(resolve(whole, node), depth)
 
 
+@_question
 def downstream(
     node: str, *, depth: int | None = None, workspace: Workspace | None = None
 ) -> LineageGraph:
@@ -54,12 +74,14 @@ def downstream(
     return whole.downstream(resolve(whole, node), depth)
 
 
+@_question
 def path(a: str, b: str, *, workspace: Workspace | None = None) -> list[Node]:
     """The shortest chain from ``a`` to ``b`` along the flow (either way); [] when unrelated."""
     whole = _whole(workspace)
     return whole.path(resolve(whole, a), resolve(whole, b))
 
 
+@_question
 def impact(node: str, *, workspace: Workspace | None = None) -> ImpactResult:
     """Everything that depends on ``node``: e.g. every adapter, eval and rating downstream of a
     data hash."""
@@ -67,6 +89,7 @@ def impact(node: str, *, workspace: Workspace | None = None) -> ImpactResult:
     return whole.impact(resolve(whole, node))
 
 
+@_question
 def lineage(
     node: str, config: LineageConfig | None = None, *, workspace: Workspace | None = None
 ) -> LineageGraph | ImpactResult:

@@ -56,17 +56,57 @@ def is_hash(text: str) -> bool:
     return len(text) >= 8 and set(text) <= _HEX
 
 
-@dataclass
 class Snapshot:
-    """What the store holds, read once: every run and every trace (with assessments)."""
+    """What the store holds, read once: every run and every trace (with assessments), and the
+    model registry.
 
-    tracker: tracking.Tracker
-    #: every active run, newest first: ``run.info`` (``run_id``, ``experiment_id``,
-    #: ``run_name``, ``status``, ``start_time``...) and ``run.data`` (``tags``, ``params``,
-    #: ``metrics`` dicts), as on an MLflow ``Run``
-    runs: list[Any]
-    #: every trace: ``trace.info`` is MLflow's ``TraceInfo`` (tags, metadata, assessments)
-    traces: list[Any]
+    ``runs``: every active run, newest first: ``run.info`` (``run_id``, ``experiment_id``,
+    ``run_name``, ``status``, ``start_time``, ``artifact_uri``...) and ``run.data`` (``tags``,
+    ``params``, ``metrics`` dicts), as on an MLflow ``Run``. ``traces``: every trace;
+    ``trace.info`` has ``trace_id``, ``experiment_id``, ``tags``, ``trace_metadata`` and
+    ``assessments`` as MLflow's ``TraceInfo``. A local SQLite store is read without MLflow:
+    ``tracker`` is then made (and MLflow imported) only if a collector asks for it.
+    """
+
+    def __init__(
+        self,
+        tracker: tracking.Tracker | None,
+        runs: list[Any],
+        traces: list[Any],
+        *,
+        workspace: Workspace | None = None,
+        registry: Any = None,
+    ) -> None:
+        if tracker is None and workspace is None:
+            raise ValueError("a Snapshot needs a tracker or a workspace")
+        self._tracker = tracker
+        self.workspace = workspace if workspace is not None else tracker.workspace  # type: ignore[union-attr]
+        self.runs = runs
+        self.traces = traces
+        self._registry = registry
+
+    @property
+    def tracker(self) -> tracking.Tracker:
+        """The store's tracker (made on first use)."""
+        if self._tracker is None:
+            self._tracker = tracking.tracker(self.workspace)
+        return self._tracker
+
+    @property
+    def registry(self) -> Any:
+        """The model registry: ``models()`` (``.name``, ``.aliases``) and ``versions(name)``
+        (``.version``, ``.tags``, ``.source``, ``.run_id``, ``.creation_timestamp``)."""
+        if self._registry is None:
+            self._registry = tracking.model_registry(self.tracker)
+        return self._registry
+
+    def load_json(self, run: Any, path: str) -> Any:
+        """A JSON artifact of ``run`` (read from its folder when the store keeps artifacts on
+        this machine)."""
+        local = run.local_artifact(path) if hasattr(run, "local_artifact") else None
+        if local is not None:
+            return json.loads(local.read_text(encoding="utf-8"))
+        return self.tracker.load_json(run.info.run_id, path)
 
 
 @dataclass
@@ -81,8 +121,8 @@ class Builder:
     def define(self, node_id: str, kind: str, label: str = "", **attrs: Any) -> str:
         """Add a node that the store holds (its details in ``attrs``)."""
         node = self.nodes.get(node_id)
-        if node is None:
-            self.nodes[node_id] = Node(node_id, kind, label or node_id, dict(attrs))
+        if node is None:  # ``attrs`` is this call's own dict
+            self.nodes[node_id] = Node(node_id, kind, label or node_id, attrs)
         else:
             node.kind, node.label = kind, label or node.label
             node.attrs.update(attrs)
@@ -157,7 +197,9 @@ def register_collector(name: str, collector: Collector) -> Collector:
 # --- runs --------------------------------------------------------------------------------------
 
 
-def _run_attrs(run: Any) -> dict[str, Any]:
+def _run_attrs(run: Any, prefix: str = tracking.PREFIX) -> dict[str, Any]:
+    """A run node's details: the snapshot's own dicts of params and metrics (read for this
+    build alone, not copied again), its lineage tags."""
     info, data = run.info, run.data
     return {
         "run_id": info.run_id,
@@ -165,9 +207,9 @@ def _run_attrs(run: Any) -> dict[str, Any]:
         "name": info.run_name or "",
         "status": info.status,
         "start_time": info.start_time,
-        "params": dict(data.params),
-        "metrics": dict(data.metrics),
-        "tags": {k: v for k, v in data.tags.items() if k.startswith(tracking.PREFIX)},
+        "params": data.params,
+        "metrics": data.metrics,
+        "tags": {k: v for k, v in data.tags.items() if k.startswith(prefix)},
     }
 
 
@@ -250,7 +292,7 @@ def _finetune(snap: Snapshot, b: Builder, run: Any) -> None:
 def _preferences(snap: Snapshot, b: Builder, run: Any) -> None:
     """A DPO run learned from ratings: its artifact names the assessments and traces."""
     try:
-        found = snap.tracker.load_json(run.info.run_id, PREFERENCES_ARTIFACT)
+        found = snap.load_json(run, PREFERENCES_ARTIFACT)
     except Exception:  # an artifact that is gone: the run stays, without these edges
         b.nodes[run.info.run_id].attrs["note"] = f"{PREFERENCES_ARTIFACT} is gone"
         return
@@ -308,7 +350,7 @@ def _feedback(snap: Snapshot, b: Builder, run: Any) -> None:
     if digest := tags.get(tracking.DATA_HASH):
         b.link(rid, b.data(digest), "exported-to")
     try:
-        found = snap.tracker.load_json(rid, EXPORT_ARTIFACT)
+        found = snap.load_json(run, EXPORT_ARTIFACT)
     except Exception:  # an artifact that is gone: the export stays, without these edges
         b.nodes[rid].attrs["note"] = f"{EXPORT_ARTIFACT} is gone"
         return
@@ -410,9 +452,20 @@ register_collector("traces", _traces)
 
 
 def snapshot(tracker: tracking.Tracker) -> Snapshot:
-    """Read every run and trace of the store once (in a few bulk queries on a SQL store)."""
+    """Read every run and trace of the store once through MLflow (in a few bulk queries on a
+    SQL store, paged searches on a server)."""
     runs, traces = tracker.read_all()
     return Snapshot(tracker, runs, traces)
+
+
+def read_store(ws: Workspace, tracker: tracking.Tracker | None = None) -> Snapshot:
+    """Read the store once: a local SQLite store with the standard library alone (no MLflow
+    import: a fresh process answers in a fraction of a second), any other through MLflow."""
+    uri = tracker.uri if tracker else ws.tracking_uri
+    local = tracking.Tracker.read_local(uri)
+    if local is None:
+        return snapshot(tracker or tracking.tracker(ws))
+    return Snapshot(tracker, local.runs, local.traces, workspace=ws, registry=local.registry)
 
 
 #: stages that add collectors when imported: imported before every build, so that every process
@@ -441,13 +494,13 @@ def _collectors() -> list[str]:
     return out
 
 
-def _collect(t: tracking.Tracker) -> LineageGraph:
+def collect(snap: Snapshot, uri: str) -> LineageGraph:
+    """The graph that the registered collectors make of ``snap`` (a store at ``uri``)."""
     _load_plugins()
-    snap = snapshot(t)
     b = Builder()
     for name in COLLECTORS:
         COLLECTORS.get(name)(snap, b)
-    return b.graph(t.uri)
+    return b.graph(uri)
 
 
 def _mark_kept(graph: LineageGraph, ws: Workspace) -> None:
@@ -505,7 +558,7 @@ def build(
         if mark is not None:
             graph = _cache.load(ws, mark, uri, _collectors())
         if graph is None:
-            graph = _collect(tracker or tracking.tracker(ws))
+            graph = collect(read_store(ws, tracker), uri)
             if mark is not None:
                 _cache.save(ws, graph, mark, uri, _collectors())
         _mark_kept(graph, ws)

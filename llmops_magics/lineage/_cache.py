@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["cache_path", "load", "save"]
 
 #: bump when the graph's shape or a collector's output changes
-FORMAT = 2
+FORMAT = 3
 
 
 def cache_path(workspace: Workspace) -> Path:

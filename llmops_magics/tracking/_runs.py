@@ -431,6 +431,15 @@ class Tracker:
 
         return store_mark(uri)
 
+    @staticmethod
+    def read_local(uri: str) -> Any:
+        """What :meth:`read_all` gives (``.runs``, ``.traces``) and the model registry
+        (``.registry``: ``models()``, ``versions(name)``) of the local SQLite store at ``uri``,
+        read without MLflow; None for any other store (see ``_bulk.read_local``)."""
+        from llmops_magics.tracking._bulk import read_local
+
+        return read_local(uri)
+
     def runs_frame(self, *, limit: int = 100, filter: str = "") -> pd.DataFrame:
         """Runs as a DataFrame, newest first (what ``%llmops runs`` shows)."""
         from llmops_magics.tracking._store import runs

@@ -95,14 +95,20 @@ def test_dangling_references_are_missing(active: dict[str, str]) -> None:
 
 
 def test_a_fresh_process_gives_the_same_graph(active: dict[str, str]) -> None:
-    """Rebuilt from the store alone, and read from the cached copy without MLflow, in a fresh
-    process: the same graph as here."""
+    """After a change of the store (its copy no longer valid), a fresh process answers from the
+    SQLite file without importing MLflow (or SQLAlchemy); then from the copy it wrote; and
+    ``cache=False`` rebuilds the same graph: all as here."""
     here = lineage.graph().to_dict()
+    impact = lineage.impact(f"data:{active['train']}").ids()
+    copy = Path(active["root"]) / "cache" / "lineage" / "graph.json"
+    copy.unlink()
     code = (
         "import json, sys; from llmops_magics import lineage, workspace; "
-        f"workspace.use({active['root']!r}); cached = lineage.build().to_dict(); "
-        "no_mlflow = 'mlflow' not in sys.modules; rebuilt = lineage.build(cache=False).to_dict(); "
-        "print(json.dumps([cached, rebuilt, no_mlflow], default=str))"
+        f"workspace.use({active['root']!r}); "
+        f"impact = lineage.impact('data:{active['train']}').ids(); "
+        "cached = lineage.build().to_dict(); rebuilt = lineage.build(cache=False).to_dict(); "
+        "no_mlflow = not {'mlflow', 'sqlalchemy'} & set(sys.modules); "
+        "print(json.dumps([impact, cached, rebuilt, no_mlflow], default=str))"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("LLMOPS_HOME",)}
     out = subprocess.run(
@@ -113,9 +119,10 @@ def test_a_fresh_process_gives_the_same_graph(active: dict[str, str]) -> None:
         check=True,
         timeout=300,
     )
-    cached, rebuilt, no_mlflow = json.loads(out.stdout.strip().splitlines()[-1])
+    got, cached, rebuilt, no_mlflow = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == impact and copy.exists()
     assert json.loads(json.dumps(here, default=str)) == cached == rebuilt
-    assert no_mlflow  # the store had not changed: its copy was read, MLflow not even imported
+    assert no_mlflow  # the store read with sqlite3, then its copy
 
 
 @pytest.mark.parametrize(
@@ -282,3 +289,52 @@ def test_a_feedback_export(active: dict[str, str], tmp_path: Path) -> None:
     assert trained.id in lineage.impact(rated).ids("finetune")
     chain = [n.id for n in lineage.path(f"data:{active['train']}", trained.id)]
     assert chain[0] == f"data:{active['train']}" and done.run_id in chain
+
+
+def _as_json(g: lineage.LineageGraph) -> str:
+    return json.dumps(g.to_dict(), default=str)  # NaN metrics compare equal as text
+
+
+def test_both_readers_give_the_same_graph(active: dict[str, str]) -> None:
+    """The SQLite file read with the standard library and the store read through MLflow give
+    the same graph, node for node and edge for edge, in the same order: with registered
+    versions and aliases (a deleted version and a prompt are not models), a trace with two
+    ratings, a NaN metric, and what neither shows (a deleted run, a deleted experiment).
+    Last in the module: what it adds would change the other tests' answers."""
+    from llmops_magics.lineage import _build
+    from llmops_magics.workspace import current
+
+    s, t = active, tracking.tracker()
+    with t.start_run("eval", tags={tracking.MODEL: "models:/bot@champion"}) as run:
+        run.log_metrics({"bleu": float("nan"), "rougeL": 0.5})
+    with t.start_run("eval") as deleted:
+        pass
+    t.client.delete_run(deleted.id)
+    gone = t.client.create_experiment("gone")
+    t.client.create_run(gone, tags={tracking.STAGE: "eval"})
+    t.client.delete_experiment(gone)
+    span = t.traces.span("generate", inputs={"q": "hi"}, run_id=run.id)
+    span.end(outputs={"a": "hello"})
+    t.traces.flush()
+    for name, value, rater in (("llmops.thumbs", "up", "bob"), ("llmops.stars", 2, "cy")):
+        t.traces.log_feedback(span.trace_id, name=name, value=value, rater=rater)
+    reg, spec = tracking.model_registry(t), f"run:{s['finetune']}"
+    reg.ensure_model("bot")
+    for _ in range(3):
+        reg.create_version(
+            "bot", source=spec, run_id=s["finetune"], tags={tracking.SPEC: spec}, logged_model=False
+        )
+    reg.set_alias("bot", "champion", "2")
+    reg.delete_version("bot", "3")
+    t.prompts.register("qa", "Answer: {{q}}", tags={})
+
+    direct = _build.read_store(current())
+    assert type(direct.registry).__name__ == "StoredRegistry"  # read without MLflow
+    by_mlflow = _build.snapshot(t)
+    g = _build.collect(direct, t.uri)
+    assert _as_json(g) == _as_json(_build.collect(by_mlflow, t.uri))
+    assert g.node("model:models:/bot@champion").attrs["version"] == "2"
+    assert "model:models:/bot/2" in g and "model:models:/bot/3" not in g
+    assert "model:models:/qa/1" not in g  # a prompt, not a model
+    assert deleted.id not in g and len(g.children(f"trace:{span.trace_id}")) == 2
+    assert str(g.node(run.id).attrs["metrics"]["bleu"]) == "nan"

@@ -26,6 +26,10 @@ def _as_searched(t: tracking.Tracker) -> tuple[list, list]:
     return runs, traces
 
 
+def _run(r) -> tuple:
+    return (r.info, r.data.tags, r.data.params, r.data.metrics)
+
+
 def _trace(info) -> tuple:
     rated = sorted(
         (a.assessment_id, a.name, a.feedback.value, a.source.source_id, a.valid)
@@ -71,9 +75,27 @@ def test_read_all_is_what_mlflow_searches_give(fresh_workspace) -> None:
     want_runs, want_traces = _as_searched(t)
     assert sorted(got_runs) == sorted(want_runs) and len(got_runs) == 2
     assert [_trace(x.info) for x in traces] == want_traces and len(traces) == 1
+    local = t.read_local(t.uri)  # the SQLite file read without MLflow: the same records
+    assert [_run(r) for r in local.runs] == [_run(r) for r in runs]
+    assert [_trace(x.info) for x in local.traces] == want_traces
     assert traces[0].info.assessments[0].feedback.value == 4
     # the mark: the same while nothing is written, another after any write
     assert t.store_mark(t.uri) == marks[-1] != marks[0]
     t.set_tags(run.id, {tracking.DATA_HASH: "cd" * 8})
     assert t.store_mark(t.uri) != marks[-1]
     assert t.store_mark("http://127.0.0.1:5000") is None  # a server: no mark
+
+
+def test_read_local_reads_only_a_local_mlflow_store(tmp_path) -> None:
+    """Anything but a local SQLite file with MLflow's tables is None: the caller reads the
+    store through MLflow instead."""
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE runs (a)")
+    con.close()
+    assert tracking.Tracker.read_local(f"sqlite:///{other}") is None  # not MLflow's tables
+    assert tracking.Tracker.read_local(f"sqlite:///{tmp_path / 'none.db'}") is None
+    assert not (tmp_path / "none.db").exists()  # a reader creates no store
+    assert tracking.Tracker.read_local("http://127.0.0.1:5000") is None
