@@ -82,6 +82,26 @@ def _legend(kinds: list[str]) -> list[str]:
     return parts
 
 
+def _edge(d: str, relation: str) -> str:
+    return (
+        f'<path class="edge" d="{d}" fill="none" stroke="#777" stroke-width="1.2" '
+        f'marker-end="url(#llmops-arrow)"><title>{html.escape(relation)}</title></path>'
+    )
+
+
+def _skip_path(x1: int, y1: int, x2: int, y2: int, lane: int) -> str:
+    """An edge that passes over one layer or more: out of the source's right side, along the
+    gap above the higher of the two rows (``lane`` keeps parallel edges apart), into the
+    target's left side."""
+    gap = min(y1, y2) - (_DY - _H) / 2 - 3 + 2 * lane
+    sx, sy, tx, ty = x1 + _W, y1 + _H / 2, x2, y2 + _H / 2
+    turn = (_DX - _W) / 2
+    return (
+        f"M {sx} {sy} C {sx + turn} {sy}, {sx} {gap}, {sx + turn} {gap} "
+        f"L {tx - turn} {gap} C {tx} {gap}, {tx - turn} {ty}, {tx} {ty}"
+    )
+
+
 def render(graph: LineageGraph) -> str:
     """The SVG document (a string) of ``graph``."""
     drawn, note = drawn_part(graph)
@@ -100,15 +120,16 @@ def render(graph: LineageGraph) -> str:
         '<path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
         *_legend(sorted(drawn.kinds())),
     ]
+    skips = 0
     for e in drawn.edges:
         (x1, y1), (x2, y2) = at[e.src], at[e.dst]
+        if x2 - x1 > _DX:  # past a layer: through the gap between rows, never behind a box
+            parts.append(_edge(_skip_path(x1, y1, x2, y2, skips % 4), e.relation))
+            skips += 1
+            continue
         sx, sy, tx, ty = x1 + _W, y1 + _H / 2, x2, y2 + _H / 2
         mid = (sx + tx) / 2
-        parts.append(
-            f'<path d="M {sx} {sy} C {mid} {sy}, {mid} {ty}, {tx} {ty}" fill="none" '
-            f'stroke="#777" stroke-width="1.2" marker-end="url(#llmops-arrow)">'
-            f"<title>{html.escape(e.relation)}</title></path>"
-        )
+        parts.append(_edge(f"M {sx} {sy} C {mid} {sy}, {mid} {ty}, {tx} {ty}", e.relation))
     for n, (x, y) in at.items():
         node = drawn.nodes[n]
         fill = "#f1f3f5" if node.missing else node.colour

@@ -139,3 +139,21 @@ def test_ui_links() -> None:
     assert g.ui_url("ft1") == "http://127.0.0.1:5000/#/experiments/0/runs/ft1"
     assert g.ui_url("trace:tr-1").endswith("/#/experiments/0/traces?selectedEvaluationId=tr-1")
     assert g.ui_url("data:raw0") == "" and g.ui_url("gone0") == ""
+
+
+def test_svg_edges_past_a_layer_run_between_the_rows() -> None:
+    """Every edge is drawn, and one that passes over a layer (base model -> fine-tune) runs
+    along a gap between rows, never behind the boxes of the layers it passes."""
+    import re
+
+    g = _graph().upstream("ev1")
+    svg = g.to_svg()
+    assert svg.count('class="edge"') == len(g.edges)
+    boxes = [
+        (float(x), float(y))
+        for x, y in re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="190"', svg)
+    ]
+    long_runs = re.findall(r"L ([\d.]+) ([\d.]+) C", svg)
+    assert long_runs  # base-model -> ft1 and the gone baseline -> ev1 pass over layers
+    for _x, gap in long_runs:
+        assert all(not (y <= float(gap) <= y + 30) for _, y in boxes)
