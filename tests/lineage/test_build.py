@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from llmops_magics import lineage, tracking
+from llmops_magics import lineage, tracking, workspace
+from llmops_magics.lineage import _cache
 from llmops_magics.testing.lineage import MISSING_RUN
 
 
@@ -100,7 +101,7 @@ def test_a_fresh_process_gives_the_same_graph(active: dict[str, str]) -> None:
     ``cache=False`` rebuilds the same graph: all as here."""
     here = lineage.graph().to_dict()
     impact = lineage.impact(f"data:{active['train']}").ids()
-    copy = Path(active["root"]) / "cache" / "lineage" / "graph.json"
+    copy = Path(active["root"]) / "cache" / "lineage" / "graph.bin"
     copy.unlink()
     code = (
         "import json, sys; from llmops_magics import lineage, workspace; "
@@ -247,7 +248,7 @@ def test_the_cached_copy_follows_the_store(active: dict[str, str]) -> None:
     """Any write to the store (a new run, a changed tag, a trace) is seen by the next build; a
     damaged copy is rebuilt; a copy never says more or less than the store."""
     t = tracking.tracker()
-    copy = Path(active["root"]) / "cache" / "lineage" / "graph.json"
+    copy = Path(active["root"]) / "cache" / "lineage" / "graph.bin"
     first = lineage.build()
     assert copy.exists() and lineage.build().to_dict() == first.to_dict()
     with t.start_run("eval", tags={tracking.DATA_HASH: active["train"]}) as run:
@@ -258,9 +259,10 @@ def test_the_cached_copy_follows_the_store(active: dict[str, str]) -> None:
     assert (f"data:{active['test']}", "evaluated-on", run.id) in _edges(g)
     assert (f"data:{active['train']}", "evaluated-on", run.id) not in _edges(g)
     assert g.to_dict() == lineage.build(cache=False).to_dict()
-    copy.write_text('{"key": "not json')  # damaged: rebuilt from the store, copy rewritten
+    copy.write_bytes(copy.read_bytes()[:-100])  # damaged: rebuilt from the store, rewritten
     assert lineage.build().to_dict() == g.to_dict()
-    assert json.loads(copy.read_text())["key"]["mark"] == tracking.Tracker.store_mark(t.uri)
+    key = _cache.read_key(workspace.current())
+    assert key is not None and key["mark"] == tracking.Tracker.store_mark(t.uri)
 
 
 def test_a_feedback_export(active: dict[str, str], tmp_path: Path) -> None:
