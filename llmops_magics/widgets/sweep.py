@@ -129,6 +129,9 @@ class SweepBoard(SnapshotMixin, widgets.VBox):
             self.show(self.result.reload())
         except Exception as exc:
             self._failed("refresh", exc)
+            return
+        if self._handle is not None:  # the output's snapshot is the board as last seen
+            self._handle.update(self)
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors.append_stdout(f"board {what} failed: {type(exc).__name__}: {exc}\n")

@@ -110,6 +110,11 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         folder.mkdir(parents=True)
     # every cell is rendered (not only those in view), so the test sees every panel
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    # no autosave: a reopened page (which starts a new kernel) never writes that kernel's empty
+    # widget state over the saved notebook that the reopen and export checks read
+    docs = home / "settings" / "@jupyterlab" / "docmanager-extension"
+    docs.mkdir(parents=True)
+    (docs / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     # no "get notified about Jupyter news?" toast over the screenshots
     news = home / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)

@@ -100,7 +100,7 @@ def test_every_panel_reacts_to_real_clicks(notebook, ws, tiny_model, exported):
     nb.save()
     nb.shut_down_kernel()
     nb.page.reload()
-    _panel(nb, "sweep").get_by_text("5/5 trials").first.wait_for(timeout=240_000)
+    nb.page.locator(".widget-vbox", has_text="5/5 trials").first.wait_for(timeout=240_000)
     nb.wait_idle()
     nb.shot(nb.page.locator(".jp-Notebook, .jp-NotebookPanel").first, "reopened")
     body = nb.page.locator(".jp-Notebook").first.inner_text()
