@@ -18,15 +18,16 @@ import math
 import os
 import sqlite3
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from llmops_magics.tracking._runs import Tracker
 
 __all__ = [
+    "ASSESSMENT_COLUMNS",
     "LocalStore",
     "RunData",
     "RunInfo",
@@ -36,11 +37,15 @@ __all__ = [
     "StoredRun",
     "StoredTraceInfo",
     "StoredVersion",
+    "assessments",
     "read_all",
     "read_local",
+    "read_only",
     "read_traces",
     "store_mark",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -485,10 +490,21 @@ def read_local(uri: str) -> LocalStore | None:
     with :mod:`sqlite3` (read-only) and without importing MLflow: what :func:`read_all` and
     ``ModelRegistry`` give. None when ``uri`` is not a local SQLite file, or the file is not a
     store whose tables this reader knows (the caller then reads through MLflow)."""
+    if _sqlite_file(uri) is None:
+        return None
+    flush_pending()
+    return read_only(
+        uri, lambda con: LocalStore(_local_runs(con), _local_traces(con), _local_registry(con))
+    )
+
+
+def read_only(uri: str, read: Callable[[sqlite3.Connection], T]) -> T | None:
+    """``read(connection)`` on the local SQLite store at tracking ``uri``, opened read-only, in
+    one transaction (every table read at the same moment). None when ``uri`` is not a local
+    SQLite file, or the file is not a store whose tables ``read`` knows."""
     db = _sqlite_file(uri)
     if db is None:
         return None
-    flush_pending()
     from urllib.parse import quote
 
     try:
@@ -496,9 +512,9 @@ def read_local(uri: str) -> LocalStore | None:
     except sqlite3.Error:
         return None
     try:
-        with con:  # one transaction: every table read at the same moment
+        with con:
             con.execute("BEGIN")
-            return LocalStore(_local_runs(con), _local_traces(con), _local_registry(con))
+            return read(con)
     except sqlite3.Error:  # not an MLflow store, or one of another schema
         return None
     finally:
@@ -556,39 +572,47 @@ def _local_traces(con: sqlite3.Connection) -> list[Any]:
     for trace_id, key, value in found:
         if (described := infos.get(trace_id)) is not None and key not in _PROMOTED:
             described.trace_metadata[key] = value
-    for row in con.execute(_ASSESSMENTS):
-        if (rated := infos.get(row[1])) is not None:
-            rated.assessments.append(_assessment(row))
+    for assessment in assessments(con.execute(f"SELECT {ASSESSMENT_COLUMNS} FROM assessments")):
+        if (rated := infos.get(assessment.trace_id)) is not None:
+            rated.assessments.append(assessment)
     for info in infos.values():
         info.assessments.sort(key=_assessment_order)
     return [_Trace(info) for info in infos.values()]
 
 
-_ASSESSMENTS = (
-    "SELECT assessment_id, trace_id, name, assessment_type, value, source_type, source_id,"
-    " rationale, assessment_metadata, run_id, span_id, created_timestamp,"
-    " last_updated_timestamp, overrides, valid FROM assessments"
+#: the columns of MLflow's ``assessments`` table, in the order :func:`assessments` reads them
+ASSESSMENT_COLUMNS = (
+    "assessment_id, trace_id, name, assessment_type, value, source_type, source_id, rationale,"
+    " assessment_metadata, run_id, span_id, created_timestamp, last_updated_timestamp,"
+    " overrides, valid"
 )
 
 
-def _assessment(r: tuple[Any, ...]) -> StoredAssessment:
-    kind, value = r[3], json.loads(r[4])
-    return StoredAssessment(
-        assessment_id=r[0],
-        trace_id=r[1],
-        name=r[2],
-        source=StoredSource(r[5], r[6]),
-        feedback=StoredFeedback(value) if kind == "feedback" else None,
-        expectation=StoredFeedback(value) if kind == "expectation" else None,
-        rationale=r[7],
-        metadata=json.loads(r[8]) if r[8] is not None else None,
-        run_id=r[9],
-        span_id=r[10],
-        create_time_ms=r[11],
-        last_update_time_ms=r[12],
-        overrides=r[13],
-        valid=bool(r[14]),
-    )
+def assessments(rows: Iterable[tuple[Any, ...]]) -> list[StoredAssessment]:
+    """Assessments from rows of :data:`ASSESSMENT_COLUMNS`; the JSON columns of all rows are
+    parsed in one call each (one ``json.loads`` per value was most of the read)."""
+    rows = list(rows)
+    values = json.loads("[" + ",".join(r[4] for r in rows) + "]")
+    metadata = json.loads("[" + ",".join(r[8] or "null" for r in rows) + "]")
+    return [
+        StoredAssessment(
+            assessment_id=r[0],
+            trace_id=r[1],
+            name=r[2],
+            source=StoredSource(r[5], r[6]),
+            feedback=StoredFeedback(value) if r[3] == "feedback" else None,
+            expectation=StoredFeedback(value) if r[3] == "expectation" else None,
+            rationale=r[7],
+            metadata=meta,
+            run_id=r[9],
+            span_id=r[10],
+            create_time_ms=r[11],
+            last_update_time_ms=r[12],
+            overrides=r[13],
+            valid=bool(r[14]),
+        )
+        for r, value, meta in zip(rows, values, metadata, strict=True)
+    ]
 
 
 def _local_registry(con: sqlite3.Connection) -> StoredRegistry:

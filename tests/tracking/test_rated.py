@@ -63,7 +63,7 @@ def test_of_models_reads_the_sqlite_file_as_mlflow_does(workspace, tmp_path) -> 
     t.traces.log_feedback(made["d"], name="llmops.stars", value=1, rater="ann")  # other only
 
     got = t.traces.of_models([a, b], tagged=RATED)
-    assert type(got[0].info).__name__ == "LocalTraceInfo"  # the sqlite3 path was taken
+    assert type(got[0].info).__name__ == "StoredTraceInfo"  # the sqlite3 path was taken
     want = read_traces(t, [a, b], tagged=RATED)
     assert _shape(got) == _shape(want)
     assert {x.info.trace_id for x in got} == {made["a"], made["b"]}
